@@ -100,3 +100,29 @@ export async function apiFromPage(page, method, url, body) {
     return { status: r.status, body: await r.text() };
   }, [method, url, body]);
 }
+
+// Runs the steps of one story in order. After a failing step the later ones
+// are reported as skipped with the name of the step that broke the story, so
+// the report shows where it stopped; the failure itself fails the run.
+export function story(t, page, prefix) {
+  let broken = null;
+  let n = 0;
+  return (name, fn) => {
+    n += 1;
+    const label = `${prefix}-${String(n).padStart(2, '0')}-${name}`;
+    return t.test(name, async (st) => {
+      if (broken) { st.skip(`not run: step "${broken}" failed`); return; }
+      try {
+        await fn(st);
+        await screenshot(page, label, { fullPage: true });
+      } catch (err) {
+        broken = name;
+        await screenshot(page, `${label}-FAILED`, { fullPage: true }).catch(() => {});
+        throw err;
+      }
+    });
+  };
+}
+
+// The text a person would see, for "is this name on the screen?" checks.
+export const visibleText = (page) => page.evaluate(() => document.body.innerText);
