@@ -82,11 +82,12 @@ export const post = (path, body) => call('POST', path, body, 'application/json')
 export const del = (path, body) => call('DELETE', path, body, 'application/json');
 export const getText = (path, accept = 'image/svg+xml') => call('GET', path, undefined, accept);
 
-// The session probe at start-up: a 401 there is the normal logged-out state.
+// The session probe at start-up: a 401 there is the normal logged-out state
+// (returned as an ApiError so the page can say when it was an expiry).
 export async function probeSession() {
   const { res, data } = await send('GET', '/api/session', undefined, 'application/json');
-  if (res.ok) { csrfToken = data.csrf_token; return data; }
-  if (res.status === 401) return null;
+  if (res.ok) { csrfToken = data.csrf_token; return { data }; }
+  if (res.status === 401) return { lost: new ApiError(res.status, data, (n) => res.headers.get(n)) };
   throw new ApiError(res.status, data, (n) => res.headers.get(n));
 }
 

@@ -130,9 +130,10 @@ document.getElementById('skip').addEventListener('click', (e) => {
 async function boot() {
   main.replaceChildren(h('p', { class: 'loading' }, 'Loading\u2026'));
   try {
-    const data = await api.probeSession();
+    const { data, lost } = await api.probeSession();
     if (data) { app.user = data.user; app.session = data.session; } else {
       app.user = null;
+      if (lost.code === 'session_expired') app.loginMessage = describe(lost);
       // A bookmarked page opens after logging in; kept in memory only.
       if (/^#\/(datasets|analyses|sessions|account)/.test(location.hash)) app.returnTo = { hash: location.hash };
     }

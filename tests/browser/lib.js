@@ -37,12 +37,11 @@ export async function launch() {
   };
 }
 
-// The tests talk to the server under test only.
+// The tests talk to the servers under test on this machine only.
 async function guard(ctx) {
-  const allowed = new URL(BASE).host;
   await ctx.route('**/*', (route) => {
     const u = new URL(route.request().url());
-    if (u.protocol === 'data:' || u.host === allowed) return route.continue();
+    if (u.protocol === 'data:' || u.hostname === '127.0.0.1') return route.continue();
     return route.abort();
   });
 }
@@ -126,3 +125,39 @@ export function story(t, page, prefix) {
 
 // The text a person would see, for "is this name on the screen?" checks.
 export const visibleText = (page) => page.evaluate(() => document.body.innerText);
+
+// A second server with its own flags (short idle timeout, small upload
+// limit, closed registration) for the errors that only configuration causes.
+export async function startServer(args) {
+  const { spawn } = await import('node:child_process');
+  const { mkdtempSync, rmSync, openSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const net = await import('node:net');
+  const bin = process.env.MRPT_BIN;
+  if (!bin) throw new Error('MRPT_BIN is not set: run the tests through run.sh');
+  const port = await new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+  });
+  const dir = mkdtempSync(path.join(tmpdir(), 'mrpt-browser-extra-'));
+  const log = openSync(path.join(ARTIFACTS, `server-${port}.log`), 'w');
+  const child = spawn(bin, ['serve', '--bind', `127.0.0.1:${port}`, '--data-dir', dir, ...args], { stdio: ['ignore', log, log] });
+  const url = `http://127.0.0.1:${port}`;
+  let exited = null;
+  child.on('exit', (code) => { exited = code; });
+  for (let i = 0; i < 150; i++) {
+    if (exited !== null) throw new Error(`the server with ${args.join(' ')} exited with ${exited}; see ${ARTIFACTS}/server-${port}.log`);
+    try { if ((await fetch(`${url}/healthz`)).ok) break; } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    url,
+    async stop() {
+      if (exited === null) {
+        child.kill('SIGTERM');
+        await new Promise((r) => child.once('exit', r));
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -8,7 +8,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-MRPT_BIN="${MRPT_BIN:-${CARGO_TARGET_DIR:-/var/tmp/mrpt-target}/debug/mrpt}"
+export MRPT_BIN="${MRPT_BIN:-${CARGO_TARGET_DIR:-/var/tmp/mrpt-target}/debug/mrpt}"
 export MRPT_ARTIFACTS="${MRPT_ARTIFACTS:-/var/tmp/mrpt-artifacts}"
 out="$MRPT_ARTIFACTS/browser"
 
