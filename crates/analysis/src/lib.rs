@@ -1,14 +1,5 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! Malaria risk analysis of ward tables: reading, imputation, composite and PCA rankings, bed-net plans.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod table;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use table::{read_table, Cell, Column, ColumnKind, TableError, TableFormat, WardTable};
