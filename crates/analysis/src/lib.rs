@@ -1,5 +1,20 @@
 //! Malaria risk analysis of ward tables: reading, imputation, composite and PCA rankings, bed-net plans.
 
+mod analysis;
+mod boundaries;
+mod composite;
+mod impute;
+mod normalise;
+mod pca;
+mod rank;
+mod select;
 pub mod table;
 
+pub use analysis::{
+    analyse, AnalysisError, AnalysisOutcome, AnalysisRequest, CompositeResult, Method, PcaResult, Ranked, VariableInfo,
+};
+pub use boundaries::{BoundaryError, Boundaries, Feature, Polygon, Ring};
+pub use impute::Imputation;
+pub use normalise::{Direction, Inversion};
+pub use rank::Category;
 pub use table::{read_table, Cell, Column, ColumnKind, TableError, TableFormat, WardTable};
