@@ -4,6 +4,7 @@ mod analysis;
 mod boundaries;
 mod composite;
 mod impute;
+mod itn;
 mod normalise;
 mod pca;
 mod rank;
@@ -15,6 +16,7 @@ pub use analysis::{
 };
 pub use boundaries::{BoundaryError, Boundaries, Feature, Polygon, Ring};
 pub use impute::Imputation;
+pub use itn::{plan_itn, ItnError, ItnMethod, ItnPlan, ItnRequest, ItnTotals, ItnWard, Tier};
 pub use normalise::{Direction, Inversion};
 pub use rank::Category;
 pub use table::{read_table, Cell, Column, ColumnKind, TableError, TableFormat, WardTable};
