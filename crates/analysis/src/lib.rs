@@ -3,6 +3,7 @@
 mod analysis;
 mod boundaries;
 mod composite;
+pub mod export;
 mod impute;
 mod itn;
 mod normalise;
