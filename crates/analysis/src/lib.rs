@@ -1,14 +1,23 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! Malaria risk analysis of ward tables: reading, imputation, composite and PCA rankings, bed-net plans.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+mod analysis;
+mod boundaries;
+mod composite;
+pub mod export;
+mod impute;
+mod itn;
+mod normalise;
+mod pca;
+mod rank;
+mod select;
+pub mod table;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use analysis::{
+    analyse, AnalysisError, AnalysisOutcome, AnalysisRequest, CompositeResult, Method, PcaResult, Ranked, VariableInfo,
+};
+pub use boundaries::{BoundaryError, Boundaries, Feature, Polygon, Ring};
+pub use impute::Imputation;
+pub use itn::{plan_itn, ItnError, ItnMethod, ItnPlan, ItnRequest, ItnTotals, ItnWard, Tier};
+pub use normalise::{Direction, Inversion};
+pub use rank::Category;
+pub use table::{read_table, Cell, Column, ColumnKind, TableError, TableFormat, WardTable};

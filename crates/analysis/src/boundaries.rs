@@ -1,0 +1,456 @@
+//! Ward boundaries from GeoJSON or a zipped shapefile, their joining to table rows, and Queen adjacency (ANALYSIS.md §2).
+
+use std::collections::HashMap;
+use std::io::{Cursor, Read};
+
+use shapefile::dbase;
+
+use crate::table::{WardTable, WARD_CODE_COLUMN_NAMES, WARD_COLUMN_NAMES};
+
+/// At most this many entries in a zipped shapefile; a real one has a handful.
+const MAX_ZIP_ENTRIES: usize = 1_000;
+/// At most this many bytes once a zipped shapefile is unpacked.
+const MAX_UNZIPPED_BYTES: u64 = 512 * 1024 * 1024;
+/// Shapefiles compress a few times at most; a higher ratio is the mark of a zip bomb.
+const MAX_COMPRESSION_RATIO: u64 = 100;
+
+/// A ring is a closed list of (x, y) points; a polygon is an outer ring and its holes.
+pub type Ring = Vec<[f64; 2]>;
+pub type Polygon = Vec<Ring>;
+
+/// One boundary feature: the ward it names and its polygons.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Feature {
+    pub name: Option<String>,
+    pub code: Option<String>,
+    pub polygons: Vec<Polygon>,
+}
+
+/// The ward boundaries uploaded with a table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Boundaries {
+    features: Vec<Feature>,
+}
+
+/// Why an uploaded boundary file could not be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BoundaryError {
+    #[error("The boundary file is not valid GeoJSON: {0}")]
+    NotGeoJson(String),
+    #[error("The boundary file must be a GeoJSON FeatureCollection or a zipped shapefile.")]
+    NotFeatureCollection,
+    #[error("The boundary file has no ward shapes.")]
+    NoFeatures,
+    #[error("Boundary feature {feature} is a {kind}; ward boundaries must be polygons or multipolygons.")]
+    NotPolygon { feature: usize, kind: String },
+    #[error("The zip file could not be read: {0}")]
+    Zip(String),
+    #[error("The zip file was refused: {0}")]
+    UnsafeZip(String),
+    #[error("The zip file holds no shapefile: it needs a .shp file with its .dbf beside it.")]
+    NoShapefile,
+    #[error("The shapefile could not be read: {0}")]
+    Shapefile(String),
+}
+
+impl Boundaries {
+    /// Reads a zipped shapefile (recognised by the zip signature) or a GeoJSON FeatureCollection.
+    pub fn parse(bytes: &[u8]) -> Result<Boundaries, BoundaryError> {
+        let features = if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
+            read_zipped_shapefile(bytes)?
+        } else {
+            read_geojson(bytes)?
+        };
+        if features.is_empty() {
+            return Err(BoundaryError::NoFeatures);
+        }
+        Ok(Boundaries { features })
+    }
+
+    pub fn features(&self) -> &[Feature] {
+        &self.features
+    }
+
+    /// For each table row, the index of its feature: by ward code when both the row and the
+    /// boundaries have codes, else by ward name (trimmed, case-insensitive).
+    pub fn match_rows(&self, table: &WardTable) -> Vec<Option<usize>> {
+        let key = |s: &str| s.trim().to_lowercase();
+        let mut by_code = HashMap::new();
+        let mut by_name = HashMap::new();
+        for (i, f) in self.features.iter().enumerate() {
+            if let Some(c) = &f.code {
+                by_code.entry(key(c)).or_insert(i);
+            }
+            if let Some(n) = &f.name {
+                by_name.entry(key(n)).or_insert(i);
+            }
+        }
+        let ward = &table.columns()[table.ward_column()];
+        table
+            .ward_codes()
+            .into_iter()
+            .enumerate()
+            .map(|(row, code)| match code {
+                Some(code) if !by_code.is_empty() => by_code.get(&key(&code)).copied(),
+                _ => ward.text(row).and_then(|name| by_name.get(&key(&name)).copied()),
+            })
+            .collect()
+    }
+
+    /// Queen neighbours of every feature: features that share at least one vertex with
+    /// identical coordinates. Vertices are sorted by their exact coordinates, so features that
+    /// share one land side by side: linear in the number of vertices apart from the sort.
+    pub fn queen_neighbours(&self) -> Vec<Vec<usize>> {
+        let mut vertices: Vec<(u64, u64, usize)> = Vec::new();
+        for (i, f) in self.features.iter().enumerate() {
+            for point in f.polygons.iter().flatten().flatten() {
+                // -0.0 and 0.0 are the same coordinate.
+                let bits = |v: f64| if v == 0.0 { 0 } else { v.to_bits() };
+                vertices.push((bits(point[0]), bits(point[1]), i));
+            }
+        }
+        vertices.sort_unstable();
+        vertices.dedup();
+        let mut neighbours = vec![Vec::new(); self.features.len()];
+        for group in vertices.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            for (k, a) in group.iter().enumerate() {
+                for b in &group[k + 1..] {
+                    neighbours[a.2].push(b.2);
+                    neighbours[b.2].push(a.2);
+                }
+            }
+        }
+        for list in &mut neighbours {
+            list.sort_unstable();
+            list.dedup();
+        }
+        neighbours
+    }
+}
+
+/// Queen neighbours of each table row, as table rows, given each row's feature.
+pub(crate) fn row_neighbours(feature_of_row: &[Option<usize>], feature_neighbours: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    let mut rows_of_feature: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (row, f) in feature_of_row.iter().enumerate() {
+        if let Some(f) = f {
+            rows_of_feature.entry(*f).or_default().push(row);
+        }
+    }
+    feature_of_row
+        .iter()
+        .map(|f| match f {
+            Some(f) => feature_neighbours[*f].iter().filter_map(|n| rows_of_feature.get(n)).flatten().copied().collect(),
+            None => Vec::new(),
+        })
+        .collect()
+}
+
+/// The first property whose key is one of `names` (case-insensitive), as text.
+fn property<'a>(keys_values: impl Iterator<Item = (&'a str, Option<String>)> + Clone, names: &[&str]) -> Option<String> {
+    names.iter().find_map(|n| keys_values.clone().find(|(k, _)| k.eq_ignore_ascii_case(n)).and_then(|(_, v)| v))
+}
+
+fn json_text(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn read_geojson(bytes: &[u8]) -> Result<Vec<Feature>, BoundaryError> {
+    let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
+        .map_err(|_| BoundaryError::NotGeoJson("the file is not UTF-8 text".into()))?;
+    let geojson: geojson::GeoJson = text.parse().map_err(|e: geojson::Error| BoundaryError::NotGeoJson(e.to_string()))?;
+    let geojson::GeoJson::FeatureCollection(collection) = geojson else {
+        return Err(BoundaryError::NotFeatureCollection);
+    };
+    collection
+        .features
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let props: Vec<(&str, Option<String>)> =
+                f.properties.iter().flatten().map(|(k, v)| (k.as_str(), json_text(v))).collect();
+            let polygons = match f.geometry.map(|g| g.value) {
+                None => Vec::new(),
+                Some(geojson::GeometryValue::Polygon { coordinates }) => vec![json_polygon(coordinates)],
+                Some(geojson::GeometryValue::MultiPolygon { coordinates }) => {
+                    coordinates.into_iter().map(json_polygon).collect()
+                }
+                Some(other) => return Err(BoundaryError::NotPolygon { feature: i + 1, kind: other.type_name().into() }),
+            };
+            Ok(Feature {
+                name: property(props.iter().cloned(), &WARD_COLUMN_NAMES),
+                code: property(props.iter().cloned(), &WARD_CODE_COLUMN_NAMES),
+                polygons,
+            })
+        })
+        .collect()
+}
+
+fn json_polygon(rings: Vec<Vec<geojson::Position>>) -> Polygon {
+    rings
+        .into_iter()
+        .map(|ring| ring.iter().filter(|p| p.as_slice().len() >= 2).map(|p| [p[0], p[1]]).collect())
+        .collect()
+}
+
+/// Unpacks the .shp, .shx and .dbf of the first shapefile in the archive, within the size limits.
+fn read_zipped_shapefile(bytes: &[u8]) -> Result<Vec<Feature>, BoundaryError> {
+    let zip_error = |e: zip::result::ZipError| BoundaryError::Zip(e.to_string());
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(zip_error)?;
+    if archive.len() > MAX_ZIP_ENTRIES {
+        return Err(BoundaryError::UnsafeZip(format!("it has more than {MAX_ZIP_ENTRIES} entries")));
+    }
+    let mut files: HashMap<String, Vec<u8>> = HashMap::new();
+    let mut total = 0u64;
+    let mut shp_order = Vec::new();
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).map_err(zip_error)?;
+        let name = entry.name().map_err(zip_error)?.into_owned();
+        if name.split(['/', '\\']).any(|part| part == "..") || entry.enclosed_name().is_none() {
+            return Err(BoundaryError::UnsafeZip(format!("the entry \"{name}\" points outside the archive")));
+        }
+        let file_name = name.rsplit(['/', '\\']).next().unwrap_or_default();
+        // macOS archivers add "._name" resource files that are not shapefiles.
+        if entry.is_dir() || name.starts_with("__MACOSX") || file_name.starts_with("._") {
+            continue;
+        }
+        let lower = name.to_lowercase();
+        let Some((stem, ext)) = lower.rsplit_once('.') else { continue };
+        if !matches!(ext, "shp" | "shx" | "dbf") {
+            continue;
+        }
+        if entry.size() > MAX_COMPRESSION_RATIO * entry.compressed_size().max(1024) {
+            return Err(BoundaryError::UnsafeZip(format!("the entry \"{name}\" is compressed suspiciously well")));
+        }
+        let allowed = MAX_UNZIPPED_BYTES - total;
+        let mut data = Vec::new();
+        // The declared size may lie: the reader is capped whatever the header says.
+        (&mut entry).take(allowed + 1).read_to_end(&mut data).map_err(|e| BoundaryError::Zip(e.to_string()))?;
+        total += data.len() as u64;
+        if total > MAX_UNZIPPED_BYTES {
+            return Err(BoundaryError::UnsafeZip(format!("it unpacks to more than {} MiB", MAX_UNZIPPED_BYTES >> 20)));
+        }
+        if ext == "shp" {
+            shp_order.push(stem.to_owned());
+        }
+        files.insert(lower, data);
+    }
+    let (shp, dbf, shx) = shp_order
+        .iter()
+        .find_map(|stem| {
+            let dbf = files.get(&format!("{stem}.dbf"))?;
+            Some((&files[&format!("{stem}.shp")], dbf, files.get(&format!("{stem}.shx"))))
+        })
+        .ok_or(BoundaryError::NoShapefile)?;
+    read_shapefile(shp, dbf, shx.map(Vec::as_slice))
+}
+
+fn read_shapefile(shp: &[u8], dbf: &[u8], shx: Option<&[u8]>) -> Result<Vec<Feature>, BoundaryError> {
+    let shp_error = |e: shapefile::Error| BoundaryError::Shapefile(e.to_string());
+    let shapes = match shx {
+        Some(shx) => shapefile::ShapeReader::with_shx(Cursor::new(shp), Cursor::new(shx)),
+        None => shapefile::ShapeReader::new(Cursor::new(shp)),
+    }
+    .map_err(shp_error)?;
+    let records = dbase::Reader::new(Cursor::new(dbf)).map_err(|e| BoundaryError::Shapefile(e.to_string()))?;
+    let mut reader = shapefile::Reader::new(shapes, records);
+    let mut features = Vec::new();
+    for (i, item) in reader.iter_shapes_and_records().enumerate() {
+        let (shape, record) = item.map_err(shp_error)?;
+        let polygons = match shape {
+            shapefile::Shape::NullShape => Vec::new(),
+            shapefile::Shape::Polygon(p) => shp_polygons(p.rings().iter().map(|r| r.points().iter().map(|q| [q.x, q.y]))),
+            shapefile::Shape::PolygonM(p) => shp_polygons(p.rings().iter().map(|r| r.points().iter().map(|q| [q.x, q.y]))),
+            shapefile::Shape::PolygonZ(p) => shp_polygons(p.rings().iter().map(|r| r.points().iter().map(|q| [q.x, q.y]))),
+            other => return Err(BoundaryError::NotPolygon { feature: i + 1, kind: other.shapetype().to_string() }),
+        };
+        let props: Vec<(String, Option<String>)> = record.into_iter().map(|(k, v)| (k, dbf_text(v))).collect();
+        let props = props.iter().map(|(k, v)| (k.as_str(), v.clone()));
+        features.push(Feature {
+            name: property(props.clone(), &WARD_COLUMN_NAMES),
+            code: property(props, &WARD_CODE_COLUMN_NAMES),
+            polygons,
+        });
+    }
+    Ok(features)
+}
+
+/// Groups shapefile rings into polygons: each outer ring starts a polygon and holes follow it,
+/// which is the order shapefile writers use.
+fn shp_polygons<R: Iterator<Item = [f64; 2]>>(rings: impl Iterator<Item = R>) -> Vec<Polygon> {
+    let mut polygons: Vec<Polygon> = Vec::new();
+    for ring in rings {
+        let ring: Ring = ring.collect();
+        // Outer rings run clockwise in a shapefile: negative signed area.
+        if signed_area(&ring) <= 0.0 || polygons.is_empty() {
+            polygons.push(vec![ring]);
+        } else if let Some(last) = polygons.last_mut() {
+            last.push(ring);
+        }
+    }
+    polygons
+}
+
+fn signed_area(ring: &[[f64; 2]]) -> f64 {
+    ring.windows(2).map(|w| w[0][0] * w[1][1] - w[1][0] * w[0][1]).sum::<f64>() / 2.0
+}
+
+fn dbf_text(v: dbase::FieldValue) -> Option<String> {
+    use dbase::FieldValue as F;
+    let text = match v {
+        F::Character(Some(s)) | F::Memo(s) => s,
+        F::Numeric(Some(x)) | F::Double(x) | F::Currency(x) => x.to_string(),
+        F::Float(Some(x)) => x.to_string(),
+        F::Integer(i) => i.to_string(),
+        _ => return None,
+    };
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::{read_table, TableFormat};
+
+    /// Unit squares in a row; square i spans x in [i, i+1].
+    fn squares(names: &[&str]) -> String {
+        let features: Vec<String> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let x = i as f64;
+                format!(
+                    r#"{{"type":"Feature","properties":{{"ward_name":"{n}","WARDCODE":"C{i}"}},"geometry":{{"type":"Polygon","coordinates":[[[{x},0],[{x1},0],[{x1},1],[{x},1],[{x},0]]]}}}}"#,
+                    x1 = x + 1.0
+                )
+            })
+            .collect();
+        format!(r#"{{"type":"FeatureCollection","features":[{}]}}"#, features.join(","))
+    }
+
+    #[test]
+    fn parses_geojson_properties_and_polygons() {
+        let b = Boundaries::parse(squares(&["A", "B"]).as_bytes()).unwrap();
+        assert_eq!(b.features().len(), 2);
+        assert_eq!(b.features()[1].name.as_deref(), Some("B"));
+        assert_eq!(b.features()[1].code.as_deref(), Some("C1"));
+        assert_eq!(b.features()[0].polygons[0][0].len(), 5);
+    }
+
+    #[test]
+    fn multipolygon_and_errors() {
+        let multi = r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"Ward":"M"},"geometry":{"type":"MultiPolygon","coordinates":[[[[0,0],[1,0],[0,1],[0,0]]],[[[5,5],[6,5],[5,6],[5,5]]]]}}]}"#;
+        assert_eq!(Boundaries::parse(multi.as_bytes()).unwrap().features()[0].polygons.len(), 2);
+        let point = r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":[0,0]}}]}"#;
+        assert_eq!(
+            Boundaries::parse(point.as_bytes()).unwrap_err(),
+            BoundaryError::NotPolygon { feature: 1, kind: "Point".into() }
+        );
+        assert!(matches!(Boundaries::parse(b"{nope"), Err(BoundaryError::NotGeoJson(_))));
+        let geometry = r#"{"type":"Point","coordinates":[0,0]}"#;
+        assert_eq!(Boundaries::parse(geometry.as_bytes()).unwrap_err(), BoundaryError::NotFeatureCollection);
+        let empty = r#"{"type":"FeatureCollection","features":[]}"#;
+        assert_eq!(Boundaries::parse(empty.as_bytes()).unwrap_err(), BoundaryError::NoFeatures);
+    }
+
+    #[test]
+    fn queen_shares_a_vertex() {
+        // A 2x2 grid: every square touches the other three, diagonals by a single corner.
+        let sq = |x: f64, y: f64| format!(
+            r#"{{"type":"Feature","properties":{{}},"geometry":{{"type":"Polygon","coordinates":[[[{x},{y}],[{a},{y}],[{a},{b}],[{x},{b}],[{x},{y}]]]}}}}"#,
+            a = x + 1.0, b = y + 1.0
+        );
+        let far = r#"{"type":"Feature","properties":{},"geometry":{"type":"Polygon","coordinates":[[[10,10],[11,10],[11,11],[10,10]]]}}"#;
+        let text = format!(r#"{{"type":"FeatureCollection","features":[{},{},{},{},{far}]}}"#, sq(0.0, 0.0), sq(1.0, 0.0), sq(0.0, 1.0), sq(1.0, 1.0));
+        let n = Boundaries::parse(text.as_bytes()).unwrap().queen_neighbours();
+        assert_eq!(n, vec![vec![1, 2, 3], vec![0, 2, 3], vec![0, 1, 3], vec![0, 1, 2], vec![]]);
+    }
+
+    #[test]
+    fn rows_match_by_code_then_name() {
+        let b = Boundaries::parse(squares(&["A", "B", "C"]).as_bytes()).unwrap();
+        let with_codes = read_table(b"WardName,WardCode\nx,c2\nB,zz\n", TableFormat::Csv).unwrap();
+        assert_eq!(b.match_rows(&with_codes), [Some(2), None]);
+        let names = read_table(b"Ward\n b \nQ\n", TableFormat::Csv).unwrap();
+        assert_eq!(b.match_rows(&names), [Some(1), None]);
+        let rows = row_neighbours(&[Some(2), None, Some(1)], &b.queen_neighbours());
+        assert_eq!(rows, vec![vec![2], vec![], vec![0]]);
+    }
+
+    fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut out = Cursor::new(Vec::new());
+        let mut writer = zip::ZipWriter::new(&mut out);
+        for (name, data) in entries {
+            writer.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
+            std::io::Write::write_all(&mut writer, data).unwrap();
+        }
+        writer.finish().unwrap();
+        out.into_inner()
+    }
+
+    fn shapefile_parts() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        let (mut shp, mut shx, mut dbf) = (Vec::new(), Vec::new(), Vec::new());
+        {
+            let table = dbase::TableWriterBuilder::new()
+                .add_character_field("WARDNAME".try_into().unwrap(), 20)
+                .add_character_field("WARDCODE".try_into().unwrap(), 10)
+                .build_with_dest(Cursor::new(&mut dbf));
+            let shapes = shapefile::ShapeWriter::with_shx(Cursor::new(&mut shp), Cursor::new(&mut shx));
+            let mut writer = shapefile::Writer::new(shapes, table);
+            for (i, name) in ["A", "B"].iter().enumerate() {
+                let x = i as f64;
+                let ring = vec![
+                    shapefile::Point::new(x, 0.0),
+                    shapefile::Point::new(x, 1.0),
+                    shapefile::Point::new(x + 1.0, 1.0),
+                    shapefile::Point::new(x + 1.0, 0.0),
+                    shapefile::Point::new(x, 0.0),
+                ];
+                let polygon = shapefile::Polygon::new(shapefile::PolygonRing::Outer(ring));
+                let mut record = dbase::Record::default();
+                record.insert("WARDNAME".into(), dbase::FieldValue::Character(Some(name.to_string())));
+                record.insert("WARDCODE".into(), dbase::FieldValue::Character(Some(format!("C{i}"))));
+                writer.write_shape_and_record(&polygon, &record).unwrap();
+            }
+        }
+        (shp, shx, dbf)
+    }
+
+    #[test]
+    fn reads_zipped_shapefile() {
+        let (shp, shx, dbf) = shapefile_parts();
+        let zip = zip_of(&[("__MACOSX/._w.shp", b"junk"), ("dir/w.shp", &shp), ("dir/w.shx", &shx), ("dir/w.DBF", &dbf)]);
+        let b = Boundaries::parse(&zip).unwrap();
+        assert_eq!(b.features().len(), 2);
+        assert_eq!(b.features()[1].name.as_deref(), Some("B"));
+        assert_eq!(b.features()[1].code.as_deref(), Some("C1"));
+        assert_eq!(b.queen_neighbours(), vec![vec![1], vec![0]]);
+    }
+
+    #[test]
+    fn unsafe_or_incomplete_zips_are_refused() {
+        let (shp, _, _) = shapefile_parts();
+        assert_eq!(Boundaries::parse(&zip_of(&[("w.shp", &shp)])).unwrap_err(), BoundaryError::NoShapefile);
+        assert!(matches!(Boundaries::parse(&zip_of(&[("../w.shp", &shp)])), Err(BoundaryError::UnsafeZip(_))));
+        let bomb = vec![0u8; 4 << 20];
+        assert!(matches!(Boundaries::parse(&zip_of(&[("w.shp", &bomb)])), Err(BoundaryError::UnsafeZip(_))));
+        let many: Vec<(String, Vec<u8>)> = (0..=MAX_ZIP_ENTRIES).map(|i| (format!("f{i}.txt"), vec![])).collect();
+        let many: Vec<(&str, &[u8])> = many.iter().map(|(n, d)| (n.as_str(), d.as_slice())).collect();
+        assert!(matches!(Boundaries::parse(&zip_of(&many)), Err(BoundaryError::UnsafeZip(_))));
+        assert!(matches!(Boundaries::parse(b"PK\x03\x04garbage"), Err(BoundaryError::Zip(_))));
+    }
+
+    #[test]
+    fn sample_boundaries_match_every_row() {
+        let b = Boundaries::parse(include_bytes!("../../../../shared/data/kano_like_wards.geojson")).unwrap();
+        let t = read_table(include_bytes!("../../../../shared/data/kano_like_wards.csv"), TableFormat::Csv).unwrap();
+        let rows = b.match_rows(&t);
+        assert!(rows.iter().enumerate().all(|(i, f)| *f == Some(i)));
+        let n = b.queen_neighbours();
+        assert!(n.iter().all(|l| (1..=10).contains(&l.len())));
+    }
+}

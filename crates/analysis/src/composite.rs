@@ -1,0 +1,79 @@
+//! Composite score models: subsets of the variables, and each ward's median model score (ANALYSIS.md §5).
+
+/// The models as lists of variable indices, in the order `itertools.combinations` yields them.
+pub(crate) fn models(variables: usize) -> Vec<Vec<usize>> {
+    if variables <= 5 {
+        return (2..=variables).flat_map(|size| combinations(variables, size)).collect();
+    }
+    let mut out: Vec<Vec<usize>> = combinations(5, 2).into_iter().take(10).collect();
+    out.extend(combinations(5, 3).into_iter().take(5));
+    out.extend(combinations(5, 5));
+    out
+}
+
+/// Every `size`-subset of `0..n` in lexicographic order.
+fn combinations(n: usize, size: usize) -> Vec<Vec<usize>> {
+    let mut out = Vec::new();
+    let mut pick: Vec<usize> = (0..size).collect();
+    if size > n {
+        return out;
+    }
+    loop {
+        out.push(pick.clone());
+        let Some(i) = (0..size).rev().find(|&i| pick[i] < n - size + i) else { return out };
+        pick[i] += 1;
+        for j in i + 1..size {
+            pick[j] = pick[j - 1] + 1;
+        }
+    }
+}
+
+/// Each ward's composite score: the median over models of the mean of its normalised values.
+pub(crate) fn composite_scores(normalised: &[Vec<f64>], models: &[Vec<usize>]) -> Vec<f64> {
+    let n = normalised.first().map_or(0, Vec::len);
+    let mut model_scores = vec![0.0; models.len()];
+    (0..n)
+        .map(|ward| {
+            for (score, model) in model_scores.iter_mut().zip(models) {
+                *score = model.iter().map(|&v| normalised[v][ward]).sum::<f64>() / model.len() as f64;
+            }
+            median(&mut model_scores)
+        })
+        .collect()
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_counts() {
+        assert_eq!(models(2), [vec![0, 1]]);
+        assert_eq!(models(3), [vec![0, 1], vec![0, 2], vec![1, 2], vec![0, 1, 2]]);
+        assert_eq!(models(5).len(), 26);
+        let seven = models(7);
+        assert_eq!(seven.len(), 16);
+        assert_eq!(seven[10..15], [vec![0, 1, 2], vec![0, 1, 3], vec![0, 1, 4], vec![0, 2, 3], vec![0, 2, 4]]);
+        assert_eq!(seven[15], [0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn median_of_model_means() {
+        // Ward 0 values (0, 0.5, 1): models {0,1}=0.25, {0,2}=0.5, {1,2}=0.75, {0,1,2}=0.5 -> median 0.5.
+        // Ward 1 values (1, 1, 0): 1, 0.5, 0.5, 2/3 -> sorted 0.5, 0.5, 2/3, 1 -> (0.5 + 2/3) / 2.
+        let normalised = vec![vec![0.0, 1.0], vec![0.5, 1.0], vec![1.0, 0.0]];
+        let got = composite_scores(&normalised, &models(3));
+        assert_eq!(got[0], 0.5);
+        assert!((got[1] - (0.5 + 2.0 / 3.0) / 2.0).abs() < 1e-15);
+    }
+}

@@ -1,0 +1,712 @@
+//! Reading an uploaded ward table (CSV, XLSX or XLS bytes) into typed columns, following ANALYSIS.md §1.
+
+use std::fmt;
+use std::io::Cursor;
+
+use calamine::{Data, Reader};
+use serde::Serialize;
+
+/// The most columns a table may have; wider files are almost surely not ward tables
+/// and would only cost memory.
+pub const MAX_COLUMNS: usize = 10_000;
+
+/// Names that identify the ward column, in order of preference (compared case-insensitively).
+pub const WARD_COLUMN_NAMES: [&str; 4] = ["WardName", "Ward", "ward_name", "ward"];
+
+/// Names that identify the ward code column, in order of preference (compared case-insensitively).
+pub const WARD_CODE_COLUMN_NAMES: [&str; 3] = ["WardCode", "ward_code", "Ward_Code"];
+
+/// Cell contents that mean "no value" (compared case-insensitively after trimming).
+const MISSING_TOKENS: [&str; 15] = [
+    "", "NA", "N/A", "#N/A", "#N/A N/A", "#NA", "<NA>", "NaN", "-NaN", "null", "None", "1.#IND",
+    "-1.#IND", "1.#QNAN", "-1.#QNAN",
+];
+
+/// The file formats a ward table can arrive in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TableFormat {
+    Csv,
+    Xlsx,
+    Xls,
+}
+
+/// Why an uploaded table could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TableError {
+    #[error("The file is not a text table: line {line} contains control characters or binary data.")]
+    NotText { line: usize },
+    #[error("The table is empty: it needs a header line and at least one row of data.")]
+    Empty,
+    #[error("Line {line} has {found} cells but the header has {expected}; every row needs one cell per column.")]
+    Ragged { line: usize, expected: usize, found: usize },
+    #[error("The column name \"{name}\" appears more than once in the header; column names must be unique.")]
+    DuplicateColumn { name: String },
+    #[error("Column {position} has values but no name in the header; give every column with data a name.")]
+    UnnamedColumn { position: usize },
+    #[error("No ward column was found: the header needs a column named WardName, Ward, ward_name or ward.")]
+    MissingWardColumn,
+    #[error("The spreadsheet could not be read: {0}")]
+    Workbook(String),
+    #[error("The table has more than {limit} columns, which is more than a ward table can have.")]
+    TooManyColumns { limit: usize },
+}
+
+impl TableError {
+    /// The 1-based physical line (or worksheet row) the problem is on, where one applies.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            TableError::NotText { line } | TableError::Ragged { line, .. } => Some(*line),
+            TableError::DuplicateColumn { .. } | TableError::UnnamedColumn { .. } => Some(1),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a column holds numbers or text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColumnKind {
+    Numeric,
+    Text,
+}
+
+/// One value of the table.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Cell<'a> {
+    Number(f64),
+    Text(&'a str),
+    Missing,
+}
+
+/// One column of the table: its name, kind, how many cells are missing, and its values.
+#[derive(Clone, Debug)]
+pub struct Column {
+    pub name: String,
+    pub kind: ColumnKind,
+    pub missing: usize,
+    values: Values,
+}
+
+#[derive(Clone, Debug)]
+enum Values {
+    /// NaN marks a missing cell: present values are always finite, so it cannot be confused.
+    Numeric(Vec<f64>),
+    /// All texts of the column in one buffer, so a wide table costs one allocation per column.
+    Text { buf: String, spans: Vec<Option<(usize, usize)>> },
+}
+
+impl Column {
+    /// The numeric values, with NaN for missing cells; `None` for a text column.
+    pub fn numbers(&self) -> Option<&[f64]> {
+        match &self.values {
+            Values::Numeric(v) => Some(v),
+            Values::Text { .. } => None,
+        }
+    }
+
+    /// The value in `row`.
+    pub fn cell(&self, row: usize) -> Cell<'_> {
+        match &self.values {
+            Values::Numeric(v) if v[row].is_nan() => Cell::Missing,
+            Values::Numeric(v) => Cell::Number(v[row]),
+            Values::Text { buf, spans } => match spans[row] {
+                Some((start, end)) => Cell::Text(&buf[start..end]),
+                None => Cell::Missing,
+            },
+        }
+    }
+
+    /// The value in `row` as a string, `None` when missing.
+    pub fn text(&self, row: usize) -> Option<String> {
+        match self.cell(row) {
+            Cell::Number(x) => Some(x.to_string()),
+            Cell::Text(s) => Some(s.to_owned()),
+            Cell::Missing => None,
+        }
+    }
+}
+
+/// A ward table: one row per ward, typed columns, and the ward (and ward code) column located.
+#[derive(Clone, Debug)]
+pub struct WardTable {
+    columns: Vec<Column>,
+    rows: usize,
+    ward_column: usize,
+    ward_code_column: Option<usize>,
+}
+
+impl WardTable {
+    pub fn row_count(&self) -> usize {
+        self.rows
+    }
+
+    pub fn columns(&self) -> &[Column] {
+        &self.columns
+    }
+
+    /// Index into `columns()` of the ward name column.
+    pub fn ward_column(&self) -> usize {
+        self.ward_column
+    }
+
+    /// Index into `columns()` of the ward code column, when the table has one.
+    pub fn ward_code_column(&self) -> Option<usize> {
+        self.ward_code_column
+    }
+
+    pub fn cell(&self, row: usize, column: usize) -> Cell<'_> {
+        self.columns[column].cell(row)
+    }
+
+    /// Index of the column called `name`: an exact match first, else a case-insensitive one.
+    pub fn find_column(&self, name: &str) -> Option<usize> {
+        self.columns
+            .iter()
+            .position(|c| c.name == name)
+            .or_else(|| self.columns.iter().position(|c| c.name.eq_ignore_ascii_case(name)))
+    }
+
+    /// Each row's ward code, `None` where the table has no code column or the cell is missing.
+    pub fn ward_codes(&self) -> Vec<Option<String>> {
+        match self.ward_code_column {
+            Some(c) => (0..self.rows).map(|r| self.columns[c].text(r)).collect(),
+            None => vec![None; self.rows],
+        }
+    }
+
+    /// Each row's ward name, made unique as ANALYSIS.md §1 says: a repeated name gets its ward
+    /// code appended when there is one, else its occurrence number (the first keeps its name).
+    pub fn ward_names(&self) -> Vec<String> {
+        let ward = &self.columns[self.ward_column];
+        let raw: Vec<String> = (0..self.rows).map(|r| ward.text(r).unwrap_or_default()).collect();
+        let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for name in &raw {
+            *counts.entry(name.as_str()).or_default() += 1;
+        }
+        let codes = self.ward_codes();
+        let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        raw.iter()
+            .zip(codes)
+            .map(|(name, code)| {
+                if counts[name.as_str()] < 2 {
+                    return name.clone();
+                }
+                let nth = seen.entry(name.as_str()).or_default();
+                *nth += 1;
+                match (self.ward_code_column, code) {
+                    (Some(_), Some(code)) => format!("{name} ({code})"),
+                    _ if *nth == 1 => name.clone(),
+                    _ => format!("{name} ({nth})"),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Reads a ward table from the bytes of an uploaded file.
+pub fn read_table(bytes: &[u8], format: TableFormat) -> Result<WardTable, TableError> {
+    match format {
+        TableFormat::Csv => read_csv(bytes),
+        TableFormat::Xlsx => {
+            let mut book = calamine::Xlsx::new(Cursor::new(bytes)).map_err(workbook_error)?;
+            read_sheet(book.worksheet_range_at(0))
+        }
+        TableFormat::Xls => {
+            let mut book = calamine::Xls::new(Cursor::new(bytes)).map_err(workbook_error)?;
+            read_sheet(book.worksheet_range_at(0))
+        }
+    }
+}
+
+fn workbook_error(e: impl fmt::Display) -> TableError {
+    TableError::Workbook(e.to_string())
+}
+
+/// A raw value before the column's kind is known.
+enum Raw<'a> {
+    Str(&'a str),
+    Num(f64),
+    Missing,
+}
+
+/// Collects one column's cells; a column stays numeric until a cell proves it is text.
+struct ColumnBuilder {
+    name: String,
+    buf: String,
+    spans: Vec<Option<(usize, usize)>>,
+    numbers: Vec<f64>,
+    numeric: bool,
+    missing: usize,
+}
+
+impl ColumnBuilder {
+    fn new(name: String) -> Self {
+        ColumnBuilder { name, buf: String::new(), spans: Vec::new(), numbers: Vec::new(), numeric: true, missing: 0 }
+    }
+
+    fn push(&mut self, raw: Raw<'_>) {
+        let (text, number) = match raw {
+            Raw::Missing => (None, None),
+            Raw::Num(x) if x.is_finite() => (None, Some(x)),
+            Raw::Num(_) => (None, None),
+            Raw::Str(s) => {
+                let s = s.trim();
+                if is_missing(s) {
+                    (None, None)
+                } else {
+                    (Some(s), s.parse::<f64>().ok().filter(|x| x.is_finite()))
+                }
+            }
+        };
+        let present = text.is_some() || number.is_some();
+        if !present {
+            self.missing += 1;
+            self.spans.push(None);
+            if self.numeric {
+                self.numbers.push(f64::NAN);
+            }
+            return;
+        }
+        let start = self.buf.len();
+        match text {
+            Some(s) => self.buf.push_str(s),
+            None => {
+                use fmt::Write;
+                let _ = write!(self.buf, "{}", number.unwrap_or_default());
+            }
+        }
+        self.spans.push(Some((start, self.buf.len())));
+        match number {
+            Some(x) if self.numeric => self.numbers.push(x),
+            Some(_) => {}
+            None => {
+                self.numeric = false;
+                self.numbers = Vec::new();
+            }
+        }
+    }
+
+    fn has_data(&self) -> bool {
+        self.spans.iter().any(Option::is_some)
+    }
+
+    fn finish(self) -> Column {
+        let (kind, values) = if self.numeric {
+            (ColumnKind::Numeric, Values::Numeric(self.numbers))
+        } else {
+            (ColumnKind::Text, Values::Text { buf: self.buf, spans: self.spans })
+        };
+        Column { name: self.name, kind, missing: self.missing, values }
+    }
+}
+
+fn is_missing(s: &str) -> bool {
+    MISSING_TOKENS.iter().any(|t| t.eq_ignore_ascii_case(s))
+}
+
+/// Gathers rows, in any format, into columns and checks the header rules.
+struct TableBuilder {
+    columns: Vec<ColumnBuilder>,
+    rows: usize,
+}
+
+impl TableBuilder {
+    fn new<'a>(header: impl Iterator<Item = &'a str>) -> Result<Self, TableError> {
+        let columns: Vec<ColumnBuilder> = header.map(|h| ColumnBuilder::new(h.trim().to_owned())).collect();
+        if columns.len() > MAX_COLUMNS {
+            return Err(TableError::TooManyColumns { limit: MAX_COLUMNS });
+        }
+        let mut seen = std::collections::HashSet::new();
+        for c in columns.iter().filter(|c| !c.name.is_empty()) {
+            if !seen.insert(c.name.as_str()) {
+                return Err(TableError::DuplicateColumn { name: c.name.clone() });
+            }
+        }
+        Ok(TableBuilder { columns, rows: 0 })
+    }
+
+    fn push_row<'a>(&mut self, cells: impl Iterator<Item = Raw<'a>>) {
+        for (column, raw) in self.columns.iter_mut().zip(cells) {
+            column.push(raw);
+        }
+        self.rows += 1;
+    }
+
+    fn finish(self) -> Result<WardTable, TableError> {
+        if self.rows == 0 {
+            return Err(TableError::Empty);
+        }
+        let mut columns = Vec::with_capacity(self.columns.len());
+        for (i, c) in self.columns.into_iter().enumerate() {
+            if c.name.is_empty() {
+                // Spreadsheet exports often carry blank, nameless columns: they hold nothing to lose.
+                if c.has_data() {
+                    return Err(TableError::UnnamedColumn { position: i + 1 });
+                }
+                continue;
+            }
+            columns.push(c.finish());
+        }
+        let find = |names: &[&str]| {
+            names.iter().find_map(|n| columns.iter().position(|c| c.name.eq_ignore_ascii_case(n)))
+        };
+        let ward_column = find(&WARD_COLUMN_NAMES).ok_or(TableError::MissingWardColumn)?;
+        let ward_code_column = find(&WARD_CODE_COLUMN_NAMES);
+        Ok(WardTable { columns, rows: self.rows, ward_column, ward_code_column })
+    }
+}
+
+/// UTF-8 (with or without BOM) when valid, else Windows-1252, which maps every byte.
+fn decode(bytes: &[u8]) -> Result<std::borrow::Cow<'_, str>, TableError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let text = match std::str::from_utf8(bytes) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes).0,
+    };
+    if let Some(pos) = text.find(|c: char| c.is_control() && !matches!(c, '\t' | '\r' | '\n')) {
+        let line = 1 + text.as_bytes()[..pos].iter().filter(|&&b| b == b'\n').count();
+        return Err(TableError::NotText { line });
+    }
+    Ok(text)
+}
+
+fn read_csv(bytes: &[u8]) -> Result<WardTable, TableError> {
+    let text = decode(bytes)?;
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
+    let mut record = csv::StringRecord::new();
+    let mut table: Option<TableBuilder> = None;
+    let mut expected = 0;
+    // The text was decoded above, so the reader cannot fail on encoding; reading a slice has no I/O errors.
+    while let Ok(true) = reader.read_record(&mut record) {
+        if record.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        let line = record_line(&text, record.position());
+        match table.as_mut() {
+            None => {
+                expected = record.len();
+                table = Some(TableBuilder::new(record.iter())?);
+            }
+            Some(t) => {
+                if record.len() != expected {
+                    return Err(TableError::Ragged { line, expected, found: record.len() });
+                }
+                t.push_row(record.iter().map(Raw::Str));
+            }
+        }
+    }
+    table.ok_or(TableError::Empty)?.finish()
+}
+
+/// The physical line a record starts on. The csv reader's position points at the end of the
+/// previous record, before any blank lines it skipped, so those are counted here.
+fn record_line(text: &str, position: Option<&csv::Position>) -> usize {
+    let Some(p) = position else { return 0 };
+    let skipped = text.as_bytes()[p.byte() as usize..]
+        .iter()
+        .take_while(|&&b| b == b'\n' || b == b'\r')
+        .filter(|&&b| b == b'\n')
+        .count();
+    p.line() as usize + skipped
+}
+
+fn read_sheet<E: fmt::Display>(sheet: Option<Result<calamine::Range<Data>, E>>) -> Result<WardTable, TableError> {
+    let range = match sheet {
+        Some(r) => r.map_err(workbook_error)?,
+        None => return Err(TableError::Empty),
+    };
+    if range.width() > MAX_COLUMNS {
+        return Err(TableError::TooManyColumns { limit: MAX_COLUMNS });
+    }
+    let mut rows = range.rows().filter(|row| !row.iter().all(is_blank_data));
+    let header: Vec<String> = match rows.next() {
+        Some(row) => row.iter().map(data_header).collect(),
+        None => return Err(TableError::Empty),
+    };
+    let mut table = TableBuilder::new(header.iter().map(String::as_str))?;
+    for row in rows {
+        table.push_row(row.iter().map(data_raw));
+    }
+    table.finish()
+}
+
+fn is_blank_data(d: &Data) -> bool {
+    match d {
+        Data::Empty => true,
+        Data::String(s) => s.trim().is_empty(),
+        _ => false,
+    }
+}
+
+fn data_header(d: &Data) -> String {
+    match d {
+        Data::Empty | Data::Error(_) => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn data_raw(d: &Data) -> Raw<'_> {
+    match d {
+        Data::Int(i) => Raw::Num(*i as f64),
+        Data::Float(x) => Raw::Num(*x),
+        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => Raw::Str(s),
+        Data::Bool(true) => Raw::Str("TRUE"),
+        Data::Bool(false) => Raw::Str("FALSE"),
+        Data::DateTime(dt) => Raw::Num(dt.as_f64()),
+        Data::Error(_) | Data::Empty => Raw::Missing,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn csv(text: &str) -> Result<WardTable, TableError> {
+        read_table(text.as_bytes(), TableFormat::Csv)
+    }
+
+    fn col<'t>(t: &'t WardTable, name: &str) -> &'t Column {
+        &t.columns()[t.find_column(name).unwrap()]
+    }
+
+    #[test]
+    fn reads_kinds_missing_and_ward_column() {
+        let t = csv("id,WardName,x,label\n1, Alpha ,1.5,a\n2,Beta,NA,b\n3,Gamma, 2 ,NaN\n").unwrap();
+        assert_eq!(t.row_count(), 3);
+        assert_eq!(t.ward_column(), 1);
+        assert_eq!(t.ward_code_column(), None);
+        let x = col(&t, "x");
+        assert_eq!(x.kind, ColumnKind::Numeric);
+        assert_eq!(x.missing, 1);
+        assert_eq!(t.cell(0, 2), Cell::Number(1.5));
+        assert_eq!(t.cell(1, 2), Cell::Missing);
+        assert_eq!(t.cell(2, 2), Cell::Number(2.0));
+        assert_eq!(t.cell(0, 1), Cell::Text("Alpha"));
+        assert_eq!(col(&t, "label").kind, ColumnKind::Text);
+        assert_eq!(t.cell(2, 3), Cell::Missing);
+    }
+
+    #[test]
+    fn every_missing_token_is_missing_in_any_case() {
+        let tokens = [
+            "", "na", "n/a", "#n/a", "#n/a n/a", "#na", "<na>", "nan", "-nan", "NULL", "none", "1.#ind",
+            "-1.#IND", "1.#qnan", "-1.#QNAN", "  NA  ",
+        ];
+        let mut text = String::from("ward,v\n");
+        for (i, t) in tokens.iter().enumerate() {
+            text.push_str(&format!("w{i},{t}\n"));
+        }
+        text.push_str("last,3\n");
+        let t = csv(&text).unwrap();
+        let v = col(&t, "v");
+        assert_eq!(v.kind, ColumnKind::Numeric);
+        assert_eq!(v.missing, tokens.len());
+    }
+
+    #[test]
+    fn numbers_follow_rust_float_parsing() {
+        for good in ["+5", ".5", "5.", "1e3", "-2.5E-2"] {
+            let t = csv(&format!("ward,v\na,{good}\n")).unwrap();
+            assert_eq!(t.columns()[1].kind, ColumnKind::Numeric, "{good}");
+        }
+        for bad in ["inf", "infinity", "1e400", "\"1,000\"", "12abc", "0x10"] {
+            let t = csv(&format!("ward,v\na,{bad}\nb,1\n")).unwrap();
+            assert_eq!(t.columns()[1].kind, ColumnKind::Text, "{bad}");
+        }
+    }
+
+    #[test]
+    fn column_without_values_is_numeric() {
+        let t = csv("ward,empty\na,\nb,NA\n").unwrap();
+        assert_eq!(t.columns()[1].kind, ColumnKind::Numeric);
+        assert_eq!(t.columns()[1].missing, 2);
+    }
+
+    #[test]
+    fn text_column_keeps_original_spelling_of_numbers() {
+        let t = csv("ward,v\na,1.50\nb,x\n").unwrap();
+        assert_eq!(t.cell(0, 1), Cell::Text("1.50"));
+    }
+
+    #[test]
+    fn ward_column_preference_and_code_column() {
+        let t = csv("ward,Ward_Code,WARDNAME\na,c1,A\n").unwrap();
+        assert_eq!(t.ward_column(), 2);
+        assert_eq!(t.ward_code_column(), Some(1));
+    }
+
+    #[test]
+    fn missing_ward_column() {
+        assert_eq!(csv("name,v\na,1\n").unwrap_err(), TableError::MissingWardColumn);
+    }
+
+    #[test]
+    fn duplicate_names_with_codes() {
+        let t = csv("WardName,WardCode\nMama,K1\nGafa,K2\nMama,K3\n").unwrap();
+        assert_eq!(t.ward_names(), ["Mama (K1)", "Gafa", "Mama (K3)"]);
+    }
+
+    #[test]
+    fn duplicate_names_without_codes() {
+        let t = csv("Ward,v\nMama,1\nGafa,2\nMama,3\nMama,4\n").unwrap();
+        assert_eq!(t.ward_names(), ["Mama", "Gafa", "Mama (2)", "Mama (3)"]);
+    }
+
+    #[test]
+    fn utf8_bom_is_accepted() {
+        let t = read_table(b"\xEF\xBB\xBFWardName,v\nKano,1\n", TableFormat::Csv).unwrap();
+        assert_eq!(t.columns()[0].name, "WardName");
+    }
+
+    #[test]
+    fn windows_1252_fallback() {
+        let t = read_table(b"WardName,v\nCaf\xE9,1\n", TableFormat::Csv).unwrap();
+        assert_eq!(t.ward_names(), ["Caf\u{e9}"]);
+    }
+
+    #[test]
+    fn control_bytes_are_not_text() {
+        let err = read_table(b"WardName,v\na,1\nb\x00,2\n", TableFormat::Csv).unwrap_err();
+        assert_eq!(err, TableError::NotText { line: 3 });
+        assert_eq!(err.line(), Some(3));
+        let png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR";
+        assert!(matches!(read_table(png, TableFormat::Csv), Err(TableError::NotText { line: 2 })));
+    }
+
+    #[test]
+    fn tabs_and_crlf_are_text() {
+        let t = read_table(b"WardName,v\r\na\tb,1\r\n", TableFormat::Csv).unwrap();
+        assert_eq!(t.ward_names(), ["a\tb"]);
+    }
+
+    #[test]
+    fn empty_tables() {
+        assert_eq!(csv("").unwrap_err(), TableError::Empty);
+        assert_eq!(csv("\n\n").unwrap_err(), TableError::Empty);
+        assert_eq!(csv("WardName,v\n").unwrap_err(), TableError::Empty);
+        assert_eq!(csv("WardName,v\n , \n").unwrap_err(), TableError::Empty);
+    }
+
+    #[test]
+    fn ragged_rows_report_physical_line() {
+        let err = csv("WardName,v\na,1\n\"b\nc\",2\nd\n").unwrap_err();
+        assert_eq!(err, TableError::Ragged { line: 5, expected: 2, found: 1 });
+        assert_eq!(err.line(), Some(5));
+        let err = csv("WardName,v\n\na,1,2\n").unwrap_err();
+        assert_eq!(err, TableError::Ragged { line: 3, expected: 2, found: 3 });
+    }
+
+    #[test]
+    fn quoted_newlines_stay_in_the_cell() {
+        let t = csv("WardName,note\na,\"two\nlines\"\nb,x\n").unwrap();
+        assert_eq!(t.cell(0, 1), Cell::Text("two\nlines"));
+        assert_eq!(t.row_count(), 2);
+    }
+
+    #[test]
+    fn blank_lines_are_skipped() {
+        let t = csv("WardName,v\n\na,1\n,\n\nb,2\n").unwrap();
+        assert_eq!(t.row_count(), 2);
+    }
+
+    #[test]
+    fn duplicate_column_after_trimming() {
+        let err = csv("WardName, v ,v\na,1,2\n").unwrap_err();
+        assert_eq!(err, TableError::DuplicateColumn { name: "v".into() });
+        assert_eq!(err.line(), Some(1));
+    }
+
+    #[test]
+    fn unnamed_column_with_data() {
+        let err = csv("WardName,,v\na,x,1\n").unwrap_err();
+        assert_eq!(err, TableError::UnnamedColumn { position: 2 });
+    }
+
+    #[test]
+    fn blank_trailing_columns_are_dropped() {
+        let t = csv("WardName,v,,\na,1,,\nb,2, ,\n").unwrap();
+        assert_eq!(t.columns().len(), 2);
+    }
+
+    #[test]
+    fn too_many_columns() {
+        let header: Vec<String> = (0..=MAX_COLUMNS).map(|i| format!("c{i}")).collect();
+        let text = format!("ward,{}\n", header.join(","));
+        assert_eq!(csv(&text).unwrap_err(), TableError::TooManyColumns { limit: MAX_COLUMNS });
+    }
+
+    #[test]
+    fn wide_table_and_huge_cell() {
+        let header: Vec<String> = (0..2000).map(|i| format!("c{i}")).collect();
+        let row: Vec<String> = (0..2000).map(|i| i.to_string()).collect();
+        let big = "x".repeat(1 << 20);
+        let text = format!("ward,{},note\nA,{},{big}\n", header.join(","), row.join(","));
+        let t = csv(&text).unwrap();
+        assert_eq!(t.columns().len(), 2002);
+        assert_eq!(t.cell(0, 2000), Cell::Number(1999.0));
+        assert_eq!(t.cell(0, 2001), Cell::Text(&big));
+    }
+
+    #[test]
+    fn error_messages_are_sentences() {
+        let err = TableError::Ragged { line: 4, expected: 3, found: 2 };
+        assert_eq!(err.to_string(), "Line 4 has 2 cells but the header has 3; every row needs one cell per column.");
+    }
+
+    fn xlsx(build: impl FnOnce(&mut rust_xlsxwriter::Worksheet)) -> Vec<u8> {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        build(book.add_worksheet());
+        book.save_to_buffer().unwrap()
+    }
+
+    #[test]
+    fn reads_xlsx_first_sheet() {
+        let bytes = xlsx(|s| {
+            s.write_string(0, 0, "WardName").unwrap();
+            s.write_string(0, 1, "v").unwrap();
+            s.write_string(0, 2, "flag").unwrap();
+            s.write_string(0, 3, "s").unwrap();
+            s.write_string(1, 0, " Kaki ").unwrap();
+            s.write_number(1, 1, 2.5).unwrap();
+            s.write_boolean(1, 2, true).unwrap();
+            s.write_string(1, 3, "7").unwrap();
+            s.write_string(2, 0, "Gafa").unwrap();
+            s.write_string(2, 1, "NA").unwrap();
+            s.write_boolean(2, 2, false).unwrap();
+            s.write_string(2, 3, "n/a").unwrap();
+        });
+        let t = read_table(&bytes, TableFormat::Xlsx).unwrap();
+        assert_eq!(t.ward_names(), ["Kaki", "Gafa"]);
+        assert_eq!(t.cell(0, 1), Cell::Number(2.5));
+        assert_eq!(t.cell(1, 1), Cell::Missing);
+        assert_eq!(t.columns()[2].kind, ColumnKind::Text);
+        assert_eq!(t.cell(0, 2), Cell::Text("TRUE"));
+        assert_eq!(t.columns()[3].kind, ColumnKind::Numeric);
+        assert_eq!(t.cell(0, 3), Cell::Number(7.0));
+    }
+
+    #[test]
+    fn xlsx_without_ward_column_and_garbage() {
+        let bytes = xlsx(|s| {
+            s.write_string(0, 0, "name").unwrap();
+            s.write_string(1, 0, "a").unwrap();
+        });
+        assert_eq!(read_table(&bytes, TableFormat::Xlsx).unwrap_err(), TableError::MissingWardColumn);
+        assert!(matches!(read_table(b"not a workbook", TableFormat::Xlsx), Err(TableError::Workbook(_))));
+        assert!(matches!(read_table(b"not a workbook", TableFormat::Xls), Err(TableError::Workbook(_))));
+        let empty = xlsx(|_| {});
+        assert_eq!(read_table(&empty, TableFormat::Xlsx).unwrap_err(), TableError::Empty);
+    }
+
+    #[test]
+    fn reads_sample_file() {
+        let bytes = include_bytes!("../../../../shared/data/kano_like_wards.csv");
+        let t = read_table(bytes, TableFormat::Csv).unwrap();
+        assert_eq!(t.row_count(), 480);
+        assert_eq!(t.columns().len(), 16);
+        let missing: usize = t.columns().iter().map(|c| c.missing).sum();
+        assert_eq!(missing, 106);
+        let names = t.ward_names();
+        assert_eq!(names.iter().filter(|n| n.starts_with("Mama (")).count(), 2);
+    }
+}
