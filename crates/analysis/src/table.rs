@@ -63,7 +63,7 @@ impl TableError {
 }
 
 /// Whether a column holds numbers or text.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ColumnKind {
     Numeric,

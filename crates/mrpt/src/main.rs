@@ -1,3 +1,45 @@
-fn main() {
-    println!("Hello, world!");
+//! The `mrpt` command line: `mrpt serve` runs the server.
+
+use clap::{Parser, Subcommand};
+use std::io::IsTerminal;
+
+#[derive(Parser)]
+#[command(name = "mrpt", version, about = "Malaria risk prioritisation of wards")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server and the web page.
+    Serve(mrpt::config::ServeConfig),
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MRPT_LOG").unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Structured JSON for log collectors; readable lines on a terminal.
+    if std::io::stderr().is_terminal() {
+        builder.init();
+    } else {
+        builder.json().flatten_event(true).init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let result = match cli.command {
+        Command::Serve(config) => mrpt::serve::run(config).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = format!("{err:#}"), "mrpt failed");
+            eprintln!("mrpt: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,163 @@
+//! The one error type of the HTTP API, mapped to status codes and error
+//! codes in one place. The JSON body (which needs the request id) is written
+//! by the request-context middleware from the [`ErrorBody`] left here.
+
+use crate::store::files::FileStoreError;
+use crate::store::StoreError;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{message}")]
+    InvalidInput { field: String, message: String },
+    #[error("Please log in.")]
+    Unauthenticated,
+    #[error("Your session has expired. Please log in again.")]
+    SessionExpired,
+    #[error("The request was refused because its CSRF token is missing or wrong. Reload the page and try again.")]
+    CsrfFailed,
+    /// Wrong credentials: 401 at login, 403 when a logged-in user confirms
+    /// their password.
+    #[error("The username or password is wrong.")]
+    InvalidCredentials { status: StatusCode },
+    #[error("Too many failed logins for this username. Try again in {retry_after_secs} seconds.")]
+    TooManyAttempts { retry_after_secs: u64 },
+    #[error("This username is taken. Please choose another.")]
+    UsernameTaken,
+    #[error("Registration is closed on this server. Ask your administrator for an account.")]
+    RegistrationClosed,
+    #[error("Not found.")]
+    NotFound,
+    #[error("This method is not allowed here.")]
+    MethodNotAllowed,
+    #[error("The upload is larger than the limit of {limit_bytes} bytes.")]
+    PayloadTooLarge { limit_bytes: u64 },
+    #[error("{0}")]
+    UnsupportedFormat(String),
+    #[error("{message}")]
+    InvalidFile { message: String, line: Option<usize> },
+    #[error("{0}")]
+    MissingWardColumn(String),
+    #[error("{message}")]
+    InvalidVariables { message: String, variable: Option<String> },
+    #[error("This dataset was uploaded without ward boundaries, so there is no map.")]
+    NoBoundaries,
+    #[error("The service is temporarily unavailable. Please try again shortly.")]
+    StoreUnavailable,
+    #[error("Something went wrong on the server. Please try again.")]
+    Internal,
+}
+
+impl ApiError {
+    pub fn invalid_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::InvalidInput { field: field.into(), message: message.into() }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidInput { .. } | Self::InvalidFile { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthenticated | Self::SessionExpired => StatusCode::UNAUTHORIZED,
+            Self::CsrfFailed | Self::RegistrationClosed => StatusCode::FORBIDDEN,
+            Self::InvalidCredentials { status } => *status,
+            Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::UsernameTaken => StatusCode::CONFLICT,
+            Self::NotFound | Self::NoBoundaries => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedFormat(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::MissingWardColumn(_) | Self::InvalidVariables { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidInput { .. } => "invalid_input",
+            Self::Unauthenticated => "unauthenticated",
+            Self::SessionExpired => "session_expired",
+            Self::CsrfFailed => "csrf_failed",
+            Self::InvalidCredentials { .. } => "invalid_credentials",
+            Self::TooManyAttempts { .. } => "too_many_attempts",
+            Self::UsernameTaken => "username_taken",
+            Self::RegistrationClosed => "registration_closed",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::UnsupportedFormat(_) => "unsupported_format",
+            Self::InvalidFile { .. } => "invalid_file",
+            Self::MissingWardColumn(_) => "missing_ward_column",
+            Self::InvalidVariables { .. } => "invalid_variables",
+            Self::NoBoundaries => "no_boundaries",
+            Self::StoreUnavailable => "store_unavailable",
+            Self::Internal => "internal_error",
+        }
+    }
+
+    fn extra(&self) -> Map<String, Value> {
+        let mut extra = Map::new();
+        match self {
+            Self::InvalidInput { field, .. } => {
+                extra.insert("field".into(), field.clone().into());
+            }
+            Self::InvalidFile { line: Some(line), .. } => {
+                extra.insert("line".into(), (*line).into());
+            }
+            Self::InvalidVariables { variable: Some(variable), .. } => {
+                extra.insert("variable".into(), variable.clone().into());
+            }
+            Self::TooManyAttempts { retry_after_secs } => {
+                extra.insert("retry_after".into(), (*retry_after_secs).into());
+            }
+            _ => {}
+        }
+        extra
+    }
+}
+
+/// What an error response carries until the middleware writes its body.
+#[derive(Debug, Clone)]
+pub struct ErrorBody {
+    pub code: &'static str,
+    pub message: String,
+    pub extra: Map<String, Value>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = self.status().into_response();
+        if let Self::TooManyAttempts { retry_after_secs } = self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        response.extensions_mut().insert(ErrorBody { code: self.code(), message: self.to_string(), extra: self.extra() });
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(reason) => {
+                tracing::error!(%reason, "state store unavailable");
+                metrics::counter!("mrpt_store_errors_total", "store" => "state").increment(1);
+                Self::StoreUnavailable
+            }
+            StoreError::UsernameTaken => Self::UsernameTaken,
+            StoreError::SessionEnded => Self::Unauthenticated,
+            StoreError::Corrupt(reason) => {
+                tracing::error!(%reason, "corrupt record in the state store");
+                Self::Internal
+            }
+        }
+    }
+}
+
+impl From<FileStoreError> for ApiError {
+    fn from(err: FileStoreError) -> Self {
+        tracing::error!(reason = %err.0, "file store unavailable");
+        metrics::counter!("mrpt_store_errors_total", "store" => "files").increment(1);
+        Self::StoreUnavailable
+    }
+}

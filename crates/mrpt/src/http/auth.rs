@@ -1,0 +1,237 @@
+//! Accounts and login: register, login, logout, password change and
+//! account deletion (API.md, Sessions and authentication).
+
+use super::extract::{request_context, session_cookie, ApiJson, CurrentSession, CSRF_HEADER};
+use super::views::{ErrorResponse, SessionEnvelope, User};
+use super::AppState;
+use crate::config::Registration;
+use crate::domain::{Millis, NewPassword, SessionId, UserId, Username};
+use crate::error::ApiError;
+use crate::security::{EventKind, EventSubject};
+use crate::store::files::FilePrefix;
+use crate::store::{SessionRecord, UserRecord};
+use crate::token::SessionToken;
+use axum::extract::State;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// API.md: 429 after 5 failures for one username within 15 minutes.
+const LOGIN_FAILURE_LIMIT: usize = 5;
+const LOGIN_FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+const CLEAR_SITE_DATA: HeaderName = HeaderName::from_static("clear-site-data");
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(change_password))
+        .routes(routes!(delete_account))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct Credentials {
+    username: String,
+    password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserEnvelope {
+    user: User,
+}
+
+#[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = Credentials,
+    responses(
+        (status = 201, description = "Account created", body = UserEnvelope),
+        (status = 400, description = "invalid_input", body = ErrorResponse),
+        (status = 403, description = "registration_closed", body = ErrorResponse),
+        (status = 409, description = "username_taken", body = ErrorResponse)))]
+async fn register(
+    State(app): State<AppState>,
+    ApiJson(body): ApiJson<Credentials>,
+) -> Result<(StatusCode, Json<UserEnvelope>), ApiError> {
+    if app.registration == Registration::Closed {
+        return Err(ApiError::RegistrationClosed);
+    }
+    let username = Username::parse(&body.username).map_err(|msg| ApiError::invalid_input("username", msg))?;
+    let password = NewPassword::parse(body.password).map_err(|msg| ApiError::invalid_input("password", msg))?;
+    let user = UserRecord {
+        id: UserId::random(),
+        username,
+        password_hash: app.passwords.hash(password.expose().to_owned()).await,
+        created_at: Millis::now(),
+    };
+    app.state.create_user(&user).await?;
+    Ok((StatusCode::CREATED, Json(UserEnvelope { user: (&user).into() })))
+}
+
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = Credentials,
+    responses(
+        (status = 200, description = "Logged in; the session cookie is set", body = SessionEnvelope),
+        (status = 400, description = "invalid_input", body = ErrorResponse),
+        (status = 401, description = "invalid_credentials", body = ErrorResponse),
+        (status = 429, description = "too_many_attempts, with Retry-After", body = ErrorResponse)))]
+async fn login(State(app): State<AppState>, parts: Parts, ApiJson(body): ApiJson<Credentials>) -> Result<Response, ApiError> {
+    let context = request_context(&parts);
+    let invalid = ApiError::InvalidCredentials { status: StatusCode::UNAUTHORIZED };
+    let Ok(username) = Username::parse(&body.username) else {
+        // No such account can exist; spend the same time as for a real one.
+        app.passwords.verify(body.password, None).await;
+        return Err(invalid);
+    };
+    let now = Millis::now();
+    let window_start = Millis(now.0 - LOGIN_FAILURE_WINDOW.as_millis() as i64);
+    let failures = app.state.login_failures_since(&username, window_start).await?;
+    if failures.len() >= LOGIN_FAILURE_LIMIT {
+        // Logins reopen when the oldest of the last five failures leaves the window.
+        let reopens = failures[failures.len() - LOGIN_FAILURE_LIMIT].plus(LOGIN_FAILURE_WINDOW);
+        let retry_after_secs = ((reopens.0 - now.0).max(1000) as u64).div_ceil(1000);
+        let subject = EventSubject { request_id: Some(context.request_id.clone()), ..Default::default() };
+        app.security.record(EventKind::LoginLockout, subject, format!("username {username}")).await;
+        return Err(ApiError::TooManyAttempts { retry_after_secs });
+    }
+    let user = app.state.find_user_by_name(&username).await?;
+    let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
+    let user = match user {
+        Some(user) if app.passwords.verify(body.password, stored_hash).await => user,
+        _ => {
+            // Failures count for unknown usernames too, so that the
+            // lock-out does not tell which names exist.
+            app.state.add_login_failure(&username, now).await?;
+            metrics::counter!("mrpt_login_failures_total").increment(1);
+            return Err(invalid);
+        }
+    };
+    app.state.clear_login_failures(&username).await?;
+
+    // A session cookie sent with a login is never adopted; a live session it
+    // names is ended (no session fixation).
+    if let Some(old) = session_cookie(&parts.headers, app.cookie.name).and_then(SessionToken::parse) {
+        app.state.end_session_by_token(old.hash()).await?;
+    }
+    let token = SessionToken::issue(user.id);
+    let now = Millis::now();
+    let record = SessionRecord {
+        id: SessionId::random(),
+        user_id: user.id,
+        token_hash: token.hash(),
+        created_at: now,
+        last_seen_at: now,
+        idle_expires_at: now.plus(app.sessions.idle),
+        expires_at: now.plus(app.sessions.absolute),
+    };
+    app.state.create_session(&record).await?;
+    metrics::counter!("mrpt_sessions_created_total").increment(1);
+    context.set_session(record.id);
+    let envelope = SessionEnvelope {
+        user: (&user).into(),
+        csrf_token: token.csrf_token(),
+        session: super::views::Session::of(&record, record.id),
+    };
+    Ok(([(header::SET_COOKIE, app.cookie.set(&token.cookie_value()))], Json(envelope)).into_response())
+}
+
+/// The answer that ends a session in the browser too.
+pub(super) fn session_cleared(app: &AppState) -> Response {
+    (
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, app.cookie.expire()), (CLEAR_SITE_DATA, HeaderValue::from_static("\"cookies\", \"storage\""))],
+    )
+        .into_response()
+}
+
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
+    responses(
+        (status = 204, description = "Logged out (also without a live session)"),
+        (status = 403, description = "csrf_failed: a live session needs its CSRF token", body = ErrorResponse)))]
+async fn logout(State(app): State<AppState>, parts: Parts) -> Result<Response, ApiError> {
+    let context = request_context(&parts);
+    let token = session_cookie(&parts.headers, app.cookie.name).and_then(SessionToken::parse);
+    if let Some(token) = token {
+        let live = app.state.session_by_token(token.hash()).await?.filter(|s| !s.is_expired_at(Millis::now()));
+        if let Some(session) = live {
+            let presented = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+            if !token.csrf_matches(presented) {
+                let subject = EventSubject {
+                    user_id: Some(session.user_id),
+                    session_id: Some(session.id),
+                    request_id: Some(context.request_id.clone()),
+                };
+                app.security.record(EventKind::CsrfRefused, subject, "/api/auth/logout").await;
+                return Err(ApiError::CsrfFailed);
+            }
+            context.set_session(session.id);
+        }
+        if app.state.end_session_by_token(token.hash()).await?.is_some() {
+            metrics::counter!("mrpt_sessions_ended_total", "reason" => "logout").increment(1);
+        }
+    }
+    Ok(session_cleared(&app))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+#[utoipa::path(post, path = "/api/auth/password", tag = "auth", request_body = PasswordChange,
+    responses(
+        (status = 204, description = "Changed; every other session of the user ended"),
+        (status = 400, description = "invalid_input", body = ErrorResponse),
+        (status = 401, description = "unauthenticated or session_expired", body = ErrorResponse),
+        (status = 403, description = "invalid_credentials or csrf_failed", body = ErrorResponse)))]
+async fn change_password(
+    State(app): State<AppState>,
+    session: CurrentSession,
+    ApiJson(body): ApiJson<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
+    let principal = &session.principal;
+    let new_password =
+        NewPassword::parse(body.new_password).map_err(|msg| ApiError::invalid_input("new_password", msg))?;
+    confirm_password(&app, principal.user_id(), body.current_password).await?;
+    let hash = app.passwords.hash(new_password.expose().to_owned()).await;
+    let ended = app.state.change_password(principal.user_id(), &hash, principal.session_id()).await?;
+    metrics::counter!("mrpt_sessions_ended_total", "reason" => "password_change").increment(ended);
+    app.security.record(EventKind::PasswordChanged, principal.into(), format!("{ended} other sessions ended")).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Checks a logged-in user's password: 403 `invalid_credentials` when wrong.
+async fn confirm_password(app: &AppState, user_id: UserId, password: String) -> Result<UserRecord, ApiError> {
+    let user = app.state.get_user(user_id).await?.ok_or(ApiError::Unauthenticated)?;
+    if !app.passwords.verify(password, Some(user.password_hash.clone())).await {
+        return Err(ApiError::InvalidCredentials { status: StatusCode::FORBIDDEN });
+    }
+    Ok(user)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AccountDeletion {
+    password: String,
+}
+
+#[utoipa::path(delete, path = "/api/account", tag = "auth", request_body = AccountDeletion,
+    responses(
+        (status = 204, description = "The account, its sessions and all its data are deleted"),
+        (status = 401, description = "unauthenticated or session_expired", body = ErrorResponse),
+        (status = 403, description = "invalid_credentials or csrf_failed", body = ErrorResponse)))]
+async fn delete_account(
+    State(app): State<AppState>,
+    session: CurrentSession,
+    ApiJson(body): ApiJson<AccountDeletion>,
+) -> Result<Response, ApiError> {
+    let principal = &session.principal;
+    confirm_password(&app, principal.user_id(), body.password).await?;
+    app.state.delete_user(principal.user_id()).await?;
+    app.files.delete_prefix(&FilePrefix::user(principal.user_id())).await?;
+    app.security.record(EventKind::AccountDeleted, principal.into(), "").await;
+    Ok(session_cleared(&app))
+}

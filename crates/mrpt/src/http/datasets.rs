@@ -1,0 +1,318 @@
+//! Dataset routes: upload, list, show with preview, download, delete
+//! (API.md, Datasets). Every lookup goes through the owner-scoped store.
+
+use super::extract::{CurrentSession, PathId};
+use super::views::ErrorResponse;
+use super::AppState;
+use crate::datasets::{clean_name, DatasetRecord, FileFormat, Preview, Upload};
+use crate::domain::DatasetId;
+use crate::error::ApiError;
+use crate::principal::Principal;
+use crate::store::files::{DatasetFile, FileKey, FilePrefix};
+use crate::store::StoreError;
+use axum::extract::multipart::{Field, MultipartError};
+use axum::extract::{DefaultBodyLimit, Multipart, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use mrpt_analysis::{read_table, Boundaries, TableError, WardTable};
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// Chunk size for writes to the file store.
+const WRITE_CHUNK: usize = 1 << 20;
+
+pub fn routes(max_upload: u64) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(upload_dataset, list_datasets))
+        .routes(routes!(get_dataset, delete_dataset))
+        .routes(routes!(download_dataset))
+        .layer(DefaultBodyLimit::max(usize::try_from(max_upload).unwrap_or(usize::MAX)))
+}
+
+/// A dataset as the API shows it (API.md `Dataset`).
+#[derive(Serialize, ToSchema)]
+pub struct DatasetView {
+    id: String,
+    name: String,
+    filename: String,
+    #[schema(value_type = String, example = "csv")]
+    format: FileFormat,
+    bytes: u64,
+    sha256: String,
+    rows: usize,
+    #[schema(value_type = Vec<Object>)]
+    columns: Vec<crate::datasets::ColumnSummary>,
+    ward_column: String,
+    has_boundaries: bool,
+    uploaded_at: String,
+    session_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    preview: Option<Preview>,
+}
+
+impl DatasetView {
+    fn of(record: DatasetRecord, with_preview: bool) -> Self {
+        Self {
+            id: record.id.to_string(),
+            name: record.name,
+            filename: record.filename,
+            format: record.format,
+            bytes: record.bytes,
+            sha256: record.sha256,
+            rows: record.rows,
+            columns: record.columns,
+            ward_column: record.ward_column,
+            has_boundaries: record.has_boundaries,
+            uploaded_at: record.uploaded_at.rfc3339(),
+            session_id: record.session_id.to_string(),
+            preview: with_preview.then_some(record.preview),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DatasetList {
+    datasets: Vec<DatasetView>,
+}
+
+/// The parts of an upload form (for the OpenAPI document).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    /// The ward table: `.csv`, `.xlsx` or `.xls`.
+    #[schema(format = Binary, value_type = String)]
+    file: Vec<u8>,
+    /// Optional ward boundaries: GeoJSON FeatureCollection or zipped shapefile.
+    #[schema(format = Binary, value_type = Option<String>)]
+    boundaries: Option<Vec<u8>>,
+    /// Optional dataset name (default: the file name without extension).
+    name: Option<String>,
+}
+
+struct FilePart {
+    file_name: String,
+    bytes: Vec<u8>,
+}
+
+#[utoipa::path(post, path = "/api/datasets", tag = "datasets",
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "The dataset", body = DatasetView),
+        (status = 400, description = "invalid_file (with line) or invalid_input", body = ErrorResponse),
+        (status = 401, description = "unauthenticated or session_expired", body = ErrorResponse),
+        (status = 403, description = "csrf_failed", body = ErrorResponse),
+        (status = 413, description = "payload_too_large", body = ErrorResponse),
+        (status = 415, description = "unsupported_format", body = ErrorResponse),
+        (status = 422, description = "missing_ward_column", body = ErrorResponse)))]
+async fn upload_dataset(
+    State(app): State<AppState>,
+    session: CurrentSession,
+    headers: HeaderMap,
+    mut form: Multipart,
+) -> Result<Response, ApiError> {
+    let too_large = ApiError::PayloadTooLarge { limit_bytes: app.max_upload };
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > app.max_upload) {
+        // Refused before a byte of the body is read.
+        return Err(too_large);
+    }
+
+    let (mut table_part, mut boundaries_part, mut name) = (None, None, None);
+    while let Some(field) = form.next_field().await.map_err(|err| multipart_error(err, &app))? {
+        match field.name() {
+            Some("file") => table_part = Some(read_part(field, &app).await?),
+            Some("boundaries") => boundaries_part = Some(read_part(field, &app).await?),
+            Some("name") => {
+                let text = field.text().await.map_err(|err| multipart_error(err, &app))?;
+                name = clean_name(&text).map_err(|msg| ApiError::invalid_input("name", msg))?;
+            }
+            _ => {}
+        }
+    }
+    let table_part = table_part.ok_or_else(|| ApiError::invalid_input("file", "Choose a ward table file to upload."))?;
+    let format = FileFormat::from_file_name(&table_part.file_name).ok_or_else(|| {
+        ApiError::UnsupportedFormat("The ward table must be a .csv, .xlsx or .xls file.".to_owned())
+    })?;
+
+    let (table_bytes, table) = parse_table(table_part.bytes, format).await?;
+    let boundaries = boundaries_part.filter(|part| !part.bytes.is_empty());
+    if let Some(part) = &boundaries {
+        Boundaries::parse(&part.bytes).map_err(|err| ApiError::InvalidFile {
+            message: format!("The boundaries file could not be read: {err}"),
+            line: None,
+        })?;
+    }
+
+    let principal = &session.principal;
+    let id = DatasetId::random();
+    let record = DatasetRecord::new(
+        principal,
+        Upload {
+            id,
+            name,
+            filename: &table_part.file_name,
+            format,
+            bytes: table_bytes.len() as u64,
+            sha256: hex::encode(Sha256::digest(&table_bytes)),
+            table: &table,
+            has_boundaries: boundaries.is_some(),
+        },
+    );
+    let stored = store_dataset(&app, principal, &record, &table_bytes, boundaries.as_ref().map(|p| &p.bytes[..])).await;
+    if let Err(err) = stored {
+        // Nothing of a failed upload may stay behind.
+        if let Err(cleanup) = app.files.delete_prefix(&FilePrefix::dataset(principal, id)).await {
+            tracing::error!(error = %cleanup.0, "could not remove the files of a failed upload");
+        }
+        return Err(err);
+    }
+    Ok((StatusCode::CREATED, Json(DatasetView::of(record, false))).into_response())
+}
+
+async fn store_dataset(
+    app: &AppState,
+    principal: &Principal,
+    record: &DatasetRecord,
+    table: &[u8],
+    boundaries: Option<&[u8]>,
+) -> Result<(), ApiError> {
+    write_file(app, &FileKey::dataset(principal, record.id, DatasetFile::Table), table).await?;
+    if let Some(boundaries) = boundaries {
+        write_file(app, &FileKey::dataset(principal, record.id, DatasetFile::Boundaries), boundaries).await?;
+    }
+    // The record comes last: a dataset exists only once its files do.
+    app.owned.insert(principal, record).await.map_err(|err| match err {
+        StoreError::SessionEnded => ApiError::Unauthenticated,
+        other => other.into(),
+    })
+}
+
+async fn write_file(app: &AppState, key: &FileKey, bytes: &[u8]) -> Result<(), ApiError> {
+    let mut upload = app.files.begin(key).await?;
+    for chunk in bytes.chunks(WRITE_CHUNK) {
+        upload.write(chunk).await?;
+    }
+    upload.finish().await?;
+    Ok(())
+}
+
+async fn read_part(mut field: Field<'_>, app: &AppState) -> Result<FilePart, ApiError> {
+    let file_name = field.file_name().unwrap_or_default().to_owned();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(|err| multipart_error(err, app))? {
+        if (bytes.len() + chunk.len()) as u64 > app.max_upload {
+            return Err(ApiError::PayloadTooLarge { limit_bytes: app.max_upload });
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(FilePart { file_name, bytes })
+}
+
+fn multipart_error(err: MultipartError, app: &AppState) -> ApiError {
+    if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::PayloadTooLarge { limit_bytes: app.max_upload };
+    }
+    ApiError::invalid_input("file", format!("The upload could not be read ({}). Please send it again.", err.body_text()))
+}
+
+/// Reads the table on the blocking pool: a large file takes a while.
+async fn parse_table(bytes: Vec<u8>, format: FileFormat) -> Result<(Vec<u8>, WardTable), ApiError> {
+    let (bytes, parsed) = tokio::task::spawn_blocking(move || {
+        let parsed = read_table(&bytes, format.table_format());
+        (bytes, parsed)
+    })
+    .await
+    .map_err(|_| ApiError::Internal)?;
+    let table = parsed.map_err(|err| match err {
+        TableError::MissingWardColumn => ApiError::MissingWardColumn(err.to_string()),
+        other => ApiError::InvalidFile { line: other.line(), message: other.to_string() },
+    })?;
+    Ok((bytes, table))
+}
+
+async fn find_dataset(app: &AppState, principal: &Principal, id: DatasetId) -> Result<DatasetRecord, ApiError> {
+    app.owned.get::<DatasetRecord>(principal, &id.to_string()).await?.ok_or(ApiError::NotFound)
+}
+
+#[utoipa::path(get, path = "/api/datasets", tag = "datasets",
+    responses(
+        (status = 200, description = "The caller's datasets, newest first", body = DatasetList),
+        (status = 401, description = "unauthenticated or session_expired", body = ErrorResponse)))]
+async fn list_datasets(State(app): State<AppState>, session: CurrentSession) -> Result<Json<DatasetList>, ApiError> {
+    let records = app.owned.list::<DatasetRecord>(&session.principal).await?;
+    Ok(Json(DatasetList { datasets: records.into_iter().map(|record| DatasetView::of(record, false)).collect() }))
+}
+
+#[utoipa::path(get, path = "/api/datasets/{id}", tag = "datasets",
+    params(("id" = String, Path, description = "A dataset id")),
+    responses(
+        (status = 200, description = "The dataset with a preview of its first 20 rows", body = DatasetView),
+        (status = 401, description = "unauthenticated or session_expired", body = ErrorResponse),
+        (status = 404, description = "not_found", body = ErrorResponse)))]
+async fn get_dataset(
+    State(app): State<AppState>,
+    session: CurrentSession,
+    PathId(id): PathId<DatasetId>,
+) -> Result<Json<DatasetView>, ApiError> {
+    Ok(Json(DatasetView::of(find_dataset(&app, &session.principal, id).await?, true)))
+}
+
+#[utoipa::path(get, path = "/api/datasets/{id}/file", tag = "datasets",
+    params(("id" = String, Path, description = "A dataset id")),
+    responses(
+        (status = 200, description = "The uploaded bytes exactly, as an attachment"),
+        (status = 401, description = "unauthenticated or session_expired", body = ErrorResponse),
+        (status = 404, description = "not_found", body = ErrorResponse)))]
+async fn download_dataset(
+    State(app): State<AppState>,
+    session: CurrentSession,
+    PathId(id): PathId<DatasetId>,
+) -> Result<Response, ApiError> {
+    let principal = &session.principal;
+    let record = find_dataset(&app, principal, id).await?;
+    let bytes = app.files.read(&FileKey::dataset(principal, id, DatasetFile::Table)).await?.ok_or_else(|| {
+        tracing::error!(dataset = %id, "a dataset's file is missing from the file store");
+        ApiError::Internal
+    })?;
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static(record.format.media_type())),
+        (header::CONTENT_DISPOSITION, attachment(&record.filename)),
+    ];
+    Ok((headers, bytes).into_response())
+}
+
+/// `Content-Disposition: attachment` with an ASCII fallback name and the
+/// exact UTF-8 name (RFC 6266).
+fn attachment(file_name: &str) -> HeaderValue {
+    let fallback: String =
+        file_name.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '_' }).collect();
+    let encoded = utf8_percent_encode(file_name, NON_ALPHANUMERIC);
+    HeaderValue::from_str(&format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
+}
+
+#[utoipa::path(delete, path = "/api/datasets/{id}", tag = "datasets",
+    params(("id" = String, Path, description = "A dataset id")),
+    responses(
+        (status = 204, description = "The dataset, its files, analyses and plans are gone"),
+        (status = 401, description = "unauthenticated or session_expired", body = ErrorResponse),
+        (status = 403, description = "csrf_failed", body = ErrorResponse),
+        (status = 404, description = "not_found", body = ErrorResponse)))]
+async fn delete_dataset(
+    State(app): State<AppState>,
+    session: CurrentSession,
+    PathId(id): PathId<DatasetId>,
+) -> Result<StatusCode, ApiError> {
+    let principal = &session.principal;
+    if !app.owned.delete::<DatasetRecord>(principal, &id.to_string()).await? {
+        return Err(ApiError::NotFound);
+    }
+    app.files.delete_prefix(&FilePrefix::dataset(principal, id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

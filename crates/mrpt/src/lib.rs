@@ -1,0 +1,15 @@
+//! mrpt: malaria risk prioritisation of wards, served over HTTP to many
+//! users at once without any user ever seeing another's data.
+
+pub mod config;
+pub mod datasets;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod password;
+pub mod principal;
+pub mod security;
+pub mod serve;
+pub mod store;
+pub mod token;

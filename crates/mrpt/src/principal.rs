@@ -1,0 +1,32 @@
+//! The authenticated caller of a request. It is made only from a session
+//! record that the store returned for the request's cookie, so nothing else
+//! in a request can name whose data is touched (DESIGN.md rule 2).
+
+use crate::domain::{SessionId, UserId};
+use crate::store::SessionRecord;
+
+#[derive(Debug, Clone)]
+pub struct Principal {
+    user_id: UserId,
+    session_id: SessionId,
+    request_id: String,
+}
+
+impl Principal {
+    pub(crate) fn from_session(session: &SessionRecord, request_id: String) -> Self {
+        Self { user_id: session.user_id, session_id: session.id, request_id }
+    }
+
+    pub fn user_id(&self) -> UserId {
+        self.user_id
+    }
+
+    pub fn session_id(&self) -> SessionId {
+        self.session_id
+    }
+
+    /// The request this principal was authenticated for, for logs and events.
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+}

@@ -1,0 +1,41 @@
+//! `mrpt serve`: opens the stores, checks them, and serves until SIGTERM or
+//! Ctrl-C, finishing the requests in flight.
+
+use crate::config::ServeConfig;
+use crate::http::{router, AppState, Stores};
+use crate::store::files::DirFileStore;
+use crate::store::sqlite::SqliteStore;
+use anyhow::Context;
+use std::sync::Arc;
+
+pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
+    let metrics = crate::metrics::install()?;
+    tracing::info!(configuration = %serde_json::to_string(&config)?, "mrpt serve starting");
+
+    tokio::fs::create_dir_all(&config.data_dir)
+        .await
+        .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+    let state_path = config.data_dir.join("state.sqlite3");
+    let state = SqliteStore::open(&state_path)
+        .with_context(|| format!("cannot open the state store {}", state_path.display()))?;
+    let files = DirFileStore::open(&config.data_dir.join("files")).await.context("cannot open the file store")?;
+    let app = AppState::new(&config, Stores { state: Arc::new(state), files: Arc::new(files) }, metrics);
+
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.bind))?;
+    tracing::info!(address = %listener.local_addr()?, "mrpt serve listening");
+    axum::serve(listener, router(app)).with_graceful_shutdown(shutdown_signal()).await?;
+    tracing::info!("mrpt serve stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler installs");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

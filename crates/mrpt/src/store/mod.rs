@@ -1,0 +1,150 @@
+//! The state store: every fact about users, sessions and their data lives
+//! behind [`StateStore`], never in a worker. Methods that touch user data
+//! take the [`Principal`] and derive every key from it (DESIGN.md rule 3).
+
+pub mod files;
+pub mod owned;
+pub mod sqlite;
+
+use crate::domain::{Millis, SessionId, UserId, Username};
+use crate::principal::Principal;
+use crate::token::TokenHash;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+pub type SharedStateStore = Arc<dyn StateStore>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store did not answer or failed; the request must fail closed.
+    #[error("the state store is unavailable: {0}")]
+    Unavailable(String),
+    #[error("the username is taken")]
+    UsernameTaken,
+    /// The session that asked ended before its write could land.
+    #[error("the session has ended")]
+    SessionEnded,
+    /// A stored record could not be read back: a bug or tampering.
+    #[error("a stored record is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub id: UserId,
+    pub username: Username,
+    pub password_hash: String,
+    pub created_at: Millis,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub token_hash: TokenHash,
+    pub created_at: Millis,
+    pub last_seen_at: Millis,
+    pub idle_expires_at: Millis,
+    pub expires_at: Millis,
+}
+
+impl SessionRecord {
+    pub fn is_expired_at(&self, now: Millis) -> bool {
+        now >= self.idle_expires_at || now >= self.expires_at
+    }
+}
+
+/// The kinds of records a user owns. Deleting a record deletes the records
+/// whose parent it is (a dataset's analyses, an analysis's plans).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnedKind {
+    Dataset,
+    Analysis,
+    ItnPlan,
+}
+
+impl OwnedKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OwnedKind::Dataset => "dataset",
+            OwnedKind::Analysis => "analysis",
+            OwnedKind::ItnPlan => "itn_plan",
+        }
+    }
+}
+
+/// A record to insert for the principal: its body is the serialised record,
+/// which itself names its owner so that reads can check it again.
+pub struct NewOwned<'a> {
+    pub kind: OwnedKind,
+    pub id: String,
+    pub parent: Option<String>,
+    pub created_at: Millis,
+    pub body: &'a [u8],
+}
+
+/// A security-relevant event, kept in the store for `mrpt admin events`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SecurityEvent {
+    pub at: Millis,
+    pub kind: String,
+    pub user_id: Option<UserId>,
+    pub session_id: Option<SessionId>,
+    pub request_id: Option<String>,
+    pub detail: String,
+}
+
+#[async_trait]
+pub trait StateStore: Send + Sync {
+    /// Answers when the store is reachable; used by `/readyz`.
+    async fn ping(&self) -> StoreResult<()>;
+
+    async fn create_user(&self, user: &UserRecord) -> StoreResult<()>;
+    async fn find_user_by_name(&self, username: &Username) -> StoreResult<Option<UserRecord>>;
+    async fn get_user(&self, id: UserId) -> StoreResult<Option<UserRecord>>;
+    /// Sets a new password hash and ends every session of the user but `keep`,
+    /// in one atomic step. Returns how many sessions ended.
+    async fn change_password(&self, user: UserId, new_hash: &str, keep: SessionId) -> StoreResult<u64>;
+    /// Deletes the user, their sessions and every record they own, atomically.
+    async fn delete_user(&self, user: UserId) -> StoreResult<()>;
+
+    async fn login_failures_since(&self, username: &Username, since: Millis) -> StoreResult<Vec<Millis>>;
+    async fn add_login_failure(&self, username: &Username, at: Millis) -> StoreResult<()>;
+    async fn clear_login_failures(&self, username: &Username) -> StoreResult<()>;
+
+    async fn create_session(&self, session: &SessionRecord) -> StoreResult<()>;
+    /// The session with this token hash, live or timed out; ended sessions
+    /// are gone.
+    async fn session_by_token(&self, hash: TokenHash) -> StoreResult<Option<SessionRecord>>;
+    /// Slides the idle expiry of a session that is still live; never revives
+    /// an ended or timed-out one. Returns whether it was live.
+    async fn touch_session(&self, hash: TokenHash, now: Millis, idle_expires_at: Millis) -> StoreResult<bool>;
+    /// Notes that a timed-out session was refused; true only the first time,
+    /// so that expiries are counted once.
+    async fn note_session_expired(&self, hash: TokenHash) -> StoreResult<bool>;
+    /// Ends the session with this token hash; returns it if it existed.
+    async fn end_session_by_token(&self, hash: TokenHash) -> StoreResult<Option<SessionRecord>>;
+    /// Ends one session of the user by public id; false when it is not theirs.
+    async fn end_session_by_id(&self, user: UserId, id: SessionId) -> StoreResult<bool>;
+    /// Ends every session of the user, or every one but `except`.
+    async fn end_user_sessions(&self, user: UserId, except: Option<SessionId>) -> StoreResult<u64>;
+    /// The user's live sessions at `now`, newest first.
+    async fn live_sessions(&self, user: UserId, now: Millis) -> StoreResult<Vec<SessionRecord>>;
+
+    /// Inserts a record owned by the principal, only while the principal's
+    /// session is still live ([`StoreError::SessionEnded`] otherwise).
+    async fn insert_owned(&self, principal: &Principal, record: NewOwned<'_>) -> StoreResult<()>;
+    /// The body of one of the principal's records, looked up in their
+    /// namespace only.
+    async fn get_owned(&self, principal: &Principal, kind: OwnedKind, id: &str) -> StoreResult<Option<Vec<u8>>>;
+    /// Bodies of the principal's records of one kind, newest first.
+    async fn list_owned(&self, principal: &Principal, kind: OwnedKind) -> StoreResult<Vec<Vec<u8>>>;
+    /// Deletes one of the principal's records and its descendants.
+    async fn delete_owned(&self, principal: &Principal, kind: OwnedKind, id: &str) -> StoreResult<bool>;
+
+    async fn record_event(&self, event: &SecurityEvent) -> StoreResult<()>;
+    async fn events_since(&self, since: Millis) -> StoreResult<Vec<SecurityEvent>>;
+}

@@ -1,0 +1,490 @@
+//! The embedded default state store: one SQLite file in WAL mode, safe for
+//! several server processes on the same data directory at once.
+
+use super::{NewOwned, OwnedKind, SecurityEvent, SessionRecord, StateStore, StoreError, StoreResult, UserRecord};
+use crate::domain::{Millis, SessionId, UserId, Username};
+use crate::principal::Principal;
+use crate::token::TokenHash;
+use async_trait::async_trait;
+use r2d2::Pool;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use std::path::Path;
+use std::time::Duration;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS users (
+    id TEXT PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash BLOB PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL,
+    idle_expires_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    expiry_noted INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions(user_id);
+CREATE TABLE IF NOT EXISTS login_failures (
+    username TEXT NOT NULL,
+    at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS login_failures_by_name ON login_failures(username, at);
+CREATE TABLE IF NOT EXISTS owned (
+    owner_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    parent_id TEXT,
+    session_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (owner_id, kind, id)
+);
+CREATE INDEX IF NOT EXISTS owned_by_parent ON owned(owner_id, parent_id);
+CREATE INDEX IF NOT EXISTS owned_by_time ON owned(owner_id, kind, created_at);
+CREATE TABLE IF NOT EXISTS security_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    user_id TEXT,
+    session_id TEXT,
+    request_id TEXT,
+    detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS security_events_by_time ON security_events(at);
+";
+
+/// How long a timed-out session is kept so that its cookie keeps getting
+/// `session_expired` rather than `unauthenticated`.
+const EXPIRED_SESSION_RETENTION_MS: i64 = 24 * 3600 * 1000;
+
+pub struct SqliteStore {
+    pool: Pool<SqliteConnectionManager>,
+}
+
+impl SqliteStore {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let manager = SqliteConnectionManager::file(path).with_init(|conn| {
+            // Several processes share the file: WAL lets readers run beside a
+            // writer, and the busy timeout makes writers queue, not fail.
+            conn.busy_timeout(Duration::from_secs(10))?;
+            conn.execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+            )
+        });
+        let pool = Pool::builder()
+            .max_size(8)
+            .connection_timeout(Duration::from_secs(10))
+            .build(manager)
+            .map_err(unavailable)?;
+        let conn = pool.get().map_err(unavailable)?;
+        conn.execute_batch(SCHEMA).map_err(unavailable)?;
+        Ok(Self { pool })
+    }
+
+    /// Runs `work` on a pooled connection on the blocking thread pool.
+    async fn with_conn<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(unavailable)?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(unavailable)?
+    }
+}
+
+fn unavailable(err: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(err.to_string())
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(err: rusqlite::Error) -> Self {
+        unavailable(err)
+    }
+}
+
+fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
+    let id: String = row.get(0)?;
+    let username: String = row.get(1)?;
+    Ok(UserRecord {
+        id: parse_id(&id, UserId::parse)?,
+        username: Username::parse(&username).map_err(|e| conversion_error(e.to_string()))?,
+        password_hash: row.get(2)?,
+        created_at: Millis(row.get(3)?),
+    })
+}
+
+const SESSION_COLUMNS: &str = "token_hash, id, user_id, created_at, last_seen_at, idle_expires_at, expires_at";
+
+fn session_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
+    let hash: Vec<u8> = row.get(0)?;
+    let id: String = row.get(1)?;
+    let user_id: String = row.get(2)?;
+    Ok(SessionRecord {
+        token_hash: TokenHash(hash.try_into().map_err(|_| conversion_error("token hash length".into()))?),
+        id: parse_id(&id, SessionId::parse)?,
+        user_id: parse_id(&user_id, UserId::parse)?,
+        created_at: Millis(row.get(3)?),
+        last_seen_at: Millis(row.get(4)?),
+        idle_expires_at: Millis(row.get(5)?),
+        expires_at: Millis(row.get(6)?),
+    })
+}
+
+fn parse_id<T>(raw: &str, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+    parse(raw).ok_or_else(|| conversion_error(format!("malformed id {raw:?}")))
+}
+
+fn conversion_error(message: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, message.into())
+}
+
+#[async_trait]
+impl StateStore for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.with_conn(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?)).await
+    }
+
+    async fn create_user(&self, user: &UserRecord) -> StoreResult<()> {
+        let user = user.clone();
+        self.with_conn(move |conn| {
+            let inserted = conn.execute(
+                "INSERT INTO users (id, username, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (username) DO NOTHING",
+                params![user.id.to_string(), user.username.as_str(), user.password_hash, user.created_at.0],
+            )?;
+            if inserted == 0 {
+                return Err(StoreError::UsernameTaken);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_user_by_name(&self, username: &Username) -> StoreResult<Option<UserRecord>> {
+        let username = username.clone();
+        self.with_conn(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT id, username, password_hash, created_at FROM users WHERE username = ?1",
+                    [username.as_str()],
+                    user_from_row,
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn get_user(&self, id: UserId) -> StoreResult<Option<UserRecord>> {
+        self.with_conn(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT id, username, password_hash, created_at FROM users WHERE id = ?1",
+                    [id.to_string()],
+                    user_from_row,
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn change_password(&self, user: UserId, new_hash: &str, keep: SessionId) -> StoreResult<u64> {
+        let new_hash = new_hash.to_owned();
+        self.with_conn(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute("UPDATE users SET password_hash = ?1 WHERE id = ?2", params![new_hash, user.to_string()])?;
+            let ended = tx.execute(
+                "DELETE FROM sessions WHERE user_id = ?1 AND id <> ?2",
+                params![user.to_string(), keep.to_string()],
+            )?;
+            tx.commit()?;
+            Ok(ended as u64)
+        })
+        .await
+    }
+
+    async fn delete_user(&self, user: UserId) -> StoreResult<()> {
+        self.with_conn(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let id = user.to_string();
+            tx.execute("DELETE FROM sessions WHERE user_id = ?1", [&id])?;
+            tx.execute("DELETE FROM owned WHERE owner_id = ?1", [&id])?;
+            let username: Option<String> =
+                tx.query_row("SELECT username FROM users WHERE id = ?1", [&id], |row| row.get(0)).optional()?;
+            if let Some(username) = username {
+                tx.execute("DELETE FROM login_failures WHERE username = ?1", [username])?;
+            }
+            tx.execute("DELETE FROM users WHERE id = ?1", [&id])?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn login_failures_since(&self, username: &Username, since: Millis) -> StoreResult<Vec<Millis>> {
+        let username = username.clone();
+        self.with_conn(move |conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT at FROM login_failures WHERE username = ?1 AND at >= ?2 ORDER BY at",
+            )?;
+            let rows = statement.query_map(params![username.as_str(), since.0], |row| Ok(Millis(row.get(0)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn add_login_failure(&self, username: &Username, at: Millis) -> StoreResult<()> {
+        let username = username.clone();
+        self.with_conn(move |conn| {
+            // Failures older than a day never matter again; drop them as we go.
+            conn.execute(
+                "DELETE FROM login_failures WHERE username = ?1 AND at < ?2",
+                params![username.as_str(), at.0 - 24 * 3600 * 1000],
+            )?;
+            conn.execute("INSERT INTO login_failures (username, at) VALUES (?1, ?2)", params![username.as_str(), at.0])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn clear_login_failures(&self, username: &Username) -> StoreResult<()> {
+        let username = username.clone();
+        self.with_conn(move |conn| {
+            conn.execute("DELETE FROM login_failures WHERE username = ?1", [username.as_str()])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn create_session(&self, session: &SessionRecord) -> StoreResult<()> {
+        let s = session.clone();
+        self.with_conn(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let stale_before = s.created_at.0 - EXPIRED_SESSION_RETENTION_MS;
+            tx.execute(
+                "DELETE FROM sessions WHERE user_id = ?1 AND (idle_expires_at < ?2 OR expires_at < ?2)",
+                params![s.user_id.to_string(), stale_before],
+            )?;
+            tx.execute(
+                &format!("INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+                params![
+                    s.token_hash.0.as_slice(),
+                    s.id.to_string(),
+                    s.user_id.to_string(),
+                    s.created_at.0,
+                    s.last_seen_at.0,
+                    s.idle_expires_at.0,
+                    s.expires_at.0
+                ],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn session_by_token(&self, hash: TokenHash) -> StoreResult<Option<SessionRecord>> {
+        self.with_conn(move |conn| {
+            Ok(conn
+                .prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = ?1"))?
+                .query_row([hash.0.as_slice()], session_from_row)
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn touch_session(&self, hash: TokenHash, now: Millis, idle_expires_at: Millis) -> StoreResult<bool> {
+        self.with_conn(move |conn| {
+            let updated = conn.prepare_cached(
+                "UPDATE sessions SET last_seen_at = ?2, idle_expires_at = MAX(idle_expires_at, ?3)
+                 WHERE token_hash = ?1 AND idle_expires_at > ?2 AND expires_at > ?2",
+            )?
+            .execute(params![hash.0.as_slice(), now.0, idle_expires_at.0])?;
+            Ok(updated == 1)
+        })
+        .await
+    }
+
+    async fn note_session_expired(&self, hash: TokenHash) -> StoreResult<bool> {
+        self.with_conn(move |conn| {
+            let noted = conn.execute(
+                "UPDATE sessions SET expiry_noted = 1 WHERE token_hash = ?1 AND expiry_noted = 0",
+                [hash.0.as_slice()],
+            )?;
+            Ok(noted == 1)
+        })
+        .await
+    }
+
+    async fn end_session_by_token(&self, hash: TokenHash) -> StoreResult<Option<SessionRecord>> {
+        self.with_conn(move |conn| {
+            Ok(conn
+                .query_row(
+                    &format!("DELETE FROM sessions WHERE token_hash = ?1 RETURNING {SESSION_COLUMNS}"),
+                    [hash.0.as_slice()],
+                    session_from_row,
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn end_session_by_id(&self, user: UserId, id: SessionId) -> StoreResult<bool> {
+        self.with_conn(move |conn| {
+            let now = Millis::now().0;
+            let deleted = conn.execute(
+                "DELETE FROM sessions WHERE user_id = ?1 AND id = ?2 AND idle_expires_at > ?3 AND expires_at > ?3",
+                params![user.to_string(), id.to_string(), now],
+            )?;
+            Ok(deleted == 1)
+        })
+        .await
+    }
+
+    async fn end_user_sessions(&self, user: UserId, except: Option<SessionId>) -> StoreResult<u64> {
+        self.with_conn(move |conn| {
+            let except = except.map(|id| id.to_string()).unwrap_or_default();
+            let deleted = conn.execute(
+                "DELETE FROM sessions WHERE user_id = ?1 AND id <> ?2",
+                params![user.to_string(), except],
+            )?;
+            Ok(deleted as u64)
+        })
+        .await
+    }
+
+    async fn live_sessions(&self, user: UserId, now: Millis) -> StoreResult<Vec<SessionRecord>> {
+        self.with_conn(move |conn| {
+            let mut statement = conn.prepare_cached(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions
+                 WHERE user_id = ?1 AND idle_expires_at > ?2 AND expires_at > ?2
+                 ORDER BY created_at DESC, rowid DESC"
+            ))?;
+            let rows = statement.query_map(params![user.to_string(), now.0], session_from_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn insert_owned(&self, principal: &Principal, record: NewOwned<'_>) -> StoreResult<()> {
+        let (owner, session) = (principal.user_id().to_string(), principal.session_id().to_string());
+        let (kind, id, parent, created_at) = (record.kind.as_str(), record.id, record.parent, record.created_at.0);
+        let body = record.body.to_vec();
+        self.with_conn(move |conn| {
+            // The liveness check and the insert are one statement, so a logout
+            // that lands first leaves no record behind.
+            let inserted = conn.execute(
+                "INSERT INTO owned (owner_id, kind, id, parent_id, session_id, created_at, body)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
+                 WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?5 AND user_id = ?1
+                               AND idle_expires_at > ?8 AND expires_at > ?8)",
+                params![owner, kind, id, parent, session, created_at, body, Millis::now().0],
+            )?;
+            if inserted == 0 {
+                return Err(StoreError::SessionEnded);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_owned(&self, principal: &Principal, kind: OwnedKind, id: &str) -> StoreResult<Option<Vec<u8>>> {
+        let (owner, id) = (principal.user_id().to_string(), id.to_owned());
+        self.with_conn(move |conn| {
+            Ok(conn
+                .prepare_cached("SELECT body FROM owned WHERE owner_id = ?1 AND kind = ?2 AND id = ?3")?
+                .query_row(params![owner, kind.as_str(), id], |row| row.get(0))
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn list_owned(&self, principal: &Principal, kind: OwnedKind) -> StoreResult<Vec<Vec<u8>>> {
+        let owner = principal.user_id().to_string();
+        self.with_conn(move |conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT body FROM owned WHERE owner_id = ?1 AND kind = ?2 ORDER BY created_at DESC, rowid DESC",
+            )?;
+            let rows = statement.query_map(params![owner, kind.as_str()], |row| row.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn delete_owned(&self, principal: &Principal, kind: OwnedKind, id: &str) -> StoreResult<bool> {
+        let (owner, id) = (principal.user_id().to_string(), id.to_owned());
+        self.with_conn(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let deleted = tx.execute(
+                "DELETE FROM owned WHERE owner_id = ?1 AND kind = ?2 AND id = ?3",
+                params![owner, kind.as_str(), id],
+            )?;
+            if deleted == 1 {
+                // Descendants: records whose parent chain leads to this one.
+                tx.execute(
+                    "WITH RECURSIVE tree(id) AS (
+                         SELECT id FROM owned WHERE owner_id = ?1 AND parent_id = ?2
+                         UNION SELECT o.id FROM owned o JOIN tree t ON o.parent_id = t.id WHERE o.owner_id = ?1)
+                     DELETE FROM owned WHERE owner_id = ?1 AND id IN tree",
+                    params![owner, id],
+                )?;
+            }
+            tx.commit()?;
+            Ok(deleted == 1)
+        })
+        .await
+    }
+
+    async fn record_event(&self, event: &SecurityEvent) -> StoreResult<()> {
+        let event = event.clone();
+        self.with_conn(move |conn| {
+            conn.execute(
+                "INSERT INTO security_events (at, kind, user_id, session_id, request_id, detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    event.at.0,
+                    event.kind,
+                    event.user_id.map(|id| id.to_string()),
+                    event.session_id.map(|id| id.to_string()),
+                    event.request_id,
+                    event.detail
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn events_since(&self, since: Millis) -> StoreResult<Vec<SecurityEvent>> {
+        self.with_conn(move |conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT at, kind, user_id, session_id, request_id, detail FROM security_events
+                 WHERE at >= ?1 ORDER BY seq",
+            )?;
+            let rows = statement.query_map([since.0], |row| {
+                let user_id: Option<String> = row.get(2)?;
+                let session_id: Option<String> = row.get(3)?;
+                Ok(SecurityEvent {
+                    at: Millis(row.get(0)?),
+                    kind: row.get(1)?,
+                    user_id: user_id.as_deref().and_then(UserId::parse),
+                    session_id: session_id.as_deref().and_then(SessionId::parse),
+                    request_id: row.get(4)?,
+                    detail: row.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+}
