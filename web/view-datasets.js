@@ -234,8 +234,8 @@ function analysisForm(d, ctx) {
   const rows = numeric.map((c) => {
     const cb = h('input', { type: 'checkbox', name: 'var', value: c.name, id: newId('var') });
     const dir = h('select', { name: `dir:${c.name}`, 'aria-label': `Direction of ${c.name}` },
-      h('option', { value: 'direct' }, 'direct: higher value, higher risk'),
-      h('option', { value: 'inverse' }, 'inverse: lower value, higher risk'));
+      h('option', { value: 'direct' }, 'direct (higher = riskier)'),
+      h('option', { value: 'inverse' }, 'inverse (lower = riskier)'));
     return { c, cb, dir, tr: h('tr', {},
       h('td', {}, cb),
       h('th', { scope: 'row' }, h('label', { for: cb.id }, c.name)),
