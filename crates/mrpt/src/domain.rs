@@ -67,12 +67,10 @@ macro_rules! opaque_id {
 
             /// Parses an id a client sent; any malformed id is simply unknown.
             pub fn parse(raw: &str) -> Option<Self> {
-                // Only the canonical hyphenated form is accepted, so that an id
+                // Only the canonical lower-case hyphenated form is accepted, so that an id
                 // has exactly one spelling in URLs and store keys.
-                if raw.len() != 36 {
-                    return None;
-                }
-                Uuid::try_parse(raw).ok().map(Self)
+                let id = Uuid::try_parse(raw).ok()?;
+                (id.hyphenated().to_string() == raw).then_some(Self(id))
             }
 
             pub fn as_uuid(&self) -> &Uuid {

@@ -13,7 +13,9 @@ pub struct Principal {
 }
 
 impl Principal {
-    pub(crate) fn from_session(session: &SessionRecord, request_id: String) -> Self {
+    /// Only the session extractor makes principals for requests; store
+    /// tests make them from session records they created themselves.
+    pub fn from_session(session: &SessionRecord, request_id: String) -> Self {
         Self { user_id: session.user_id, session_id: session.id, request_id }
     }
 

@@ -16,12 +16,17 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use mrpt_analysis::{read_table, Boundaries, TableError, WardTable};
-use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+
+/// Everything but RFC 5987's `attr-char` is percent-encoded in `filename*`.
+const NOT_ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'!').remove(b'#').remove(b'$').remove(b'&').remove(b'+').remove(b'-')
+    .remove(b'.').remove(b'^').remove(b'_').remove(b'`').remove(b'|').remove(b'~');
 
 /// Chunk size for writes to the file store.
 const WRITE_CHUNK: usize = 1 << 20;
@@ -218,7 +223,7 @@ fn multipart_error(err: MultipartError, app: &AppState) -> ApiError {
     if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
         return ApiError::PayloadTooLarge { limit_bytes: app.max_upload };
     }
-    ApiError::invalid_input("file", format!("The upload could not be read ({}). Please send it again.", err.body_text()))
+    ApiError::invalid_input("file", format!("The upload form could not be read: {}.", err.body_text()))
 }
 
 /// Reads the table on the blocking pool: a large file takes a while.
@@ -257,8 +262,8 @@ async fn list_datasets(State(app): State<AppState>, session: CurrentSession) -> 
         (status = 404, description = "not_found", body = ErrorResponse)))]
 async fn get_dataset(
     State(app): State<AppState>,
-    session: CurrentSession,
     PathId(id): PathId<DatasetId>,
+    session: CurrentSession,
 ) -> Result<Json<DatasetView>, ApiError> {
     Ok(Json(DatasetView::of(find_dataset(&app, &session.principal, id).await?, true)))
 }
@@ -271,8 +276,8 @@ async fn get_dataset(
         (status = 404, description = "not_found", body = ErrorResponse)))]
 async fn download_dataset(
     State(app): State<AppState>,
-    session: CurrentSession,
     PathId(id): PathId<DatasetId>,
+    session: CurrentSession,
 ) -> Result<Response, ApiError> {
     let principal = &session.principal;
     let record = find_dataset(&app, principal, id).await?;
@@ -292,7 +297,7 @@ async fn download_dataset(
 fn attachment(file_name: &str) -> HeaderValue {
     let fallback: String =
         file_name.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '_' }).collect();
-    let encoded = utf8_percent_encode(file_name, NON_ALPHANUMERIC);
+    let encoded = utf8_percent_encode(file_name, NOT_ATTR_CHAR);
     HeaderValue::from_str(&format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"))
         .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
 }
@@ -306,8 +311,8 @@ fn attachment(file_name: &str) -> HeaderValue {
         (status = 404, description = "not_found", body = ErrorResponse)))]
 async fn delete_dataset(
     State(app): State<AppState>,
-    session: CurrentSession,
     PathId(id): PathId<DatasetId>,
+    session: CurrentSession,
 ) -> Result<StatusCode, ApiError> {
     let principal = &session.principal;
     if !app.owned.delete::<DatasetRecord>(principal, &id.to_string()).await? {

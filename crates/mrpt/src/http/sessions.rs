@@ -62,8 +62,8 @@ async fn list_sessions(State(app): State<AppState>, session: CurrentSession) -> 
         (status = 404, description = "not_found: not a live session of the caller", body = ErrorResponse)))]
 async fn end_session(
     State(app): State<AppState>,
-    session: CurrentSession,
     PathId(id): PathId<SessionId>,
+    session: CurrentSession,
 ) -> Result<Response, ApiError> {
     let principal = &session.principal;
     if !app.state.end_session_by_id(principal.user_id(), id).await? {

@@ -1,0 +1,111 @@
+//! API.md's conventions over HTTP: request ids, cache headers on every API
+//! answer (errors too), strict routing, error shapes and operations routes.
+
+mod common;
+
+use common::{TestClient, TestServer};
+use reqwest::Method;
+use serde_json::json;
+
+#[tokio::test]
+async fn request_ids_are_echoed_when_safe_and_replaced_otherwise() {
+    let server = TestServer::start().await;
+    let mut client = server.client();
+    let echoed = client.send(client.request(Method::GET, "/api/session").header("X-Request-ID", "trace-42.a_b")).await;
+    assert_eq!(echoed.header("x-request-id").as_deref(), Some("trace-42.a_b"));
+    assert_eq!(echoed.json()["error"]["request_id"], "trace-42.a_b");
+    for hostile in ["has space", "semi;colon", &"x".repeat(129)] {
+        let replaced = client.send(client.request(Method::GET, "/api/session").header("X-Request-ID", hostile)).await;
+        let id = replaced.header("x-request-id").unwrap();
+        assert_ne!(id, hostile);
+        assert_eq!(replaced.json()["error"]["request_id"], id.as_str());
+    }
+    let fresh = client.get("/healthz").await;
+    assert!(fresh.header("x-request-id").is_some());
+}
+
+#[tokio::test]
+async fn every_api_answer_is_uncacheable_and_names_its_server() {
+    let server = TestServer::start_with(&["--instance", "east-1"]).await;
+    let mut anonymous = server.client();
+    let mut user = TestClient::signed_up(&server, "amina").await;
+    let answers = vec![
+        anonymous.get("/api/session").await,
+        anonymous.get("/api/nothing-here").await,
+        anonymous.send(anonymous.request(Method::PUT, "/api/session")).await,
+        user.get("/api/session").await,
+        user.get("/api/datasets").await,
+        user.get("/api/datasets/x.css").await,
+        user.post("/api/auth/register", json!({})).await,
+    ];
+    for answer in &answers {
+        assert_eq!(answer.header("cache-control").as_deref(), Some("no-store"));
+        assert_eq!(answer.header("vary").as_deref(), Some("Cookie"));
+        let served_by = answer.header("x-served-by").unwrap();
+        let (instance, worker) = served_by.split_once('/').unwrap();
+        assert_eq!(instance, "east-1");
+        assert!(worker.parse::<u32>().is_ok());
+        assert!(answer.header("set-cookie").is_none());
+    }
+    let quiet = TestServer::start_with(&["--served-by", "off"]).await;
+    assert!(quiet.client().get("/healthz").await.header("x-served-by").is_none());
+}
+
+#[tokio::test]
+async fn routing_is_strict() {
+    let server = TestServer::start().await;
+    let mut user = TestClient::signed_up(&server, "amina").await;
+    let mut anonymous = server.client();
+    for path in ["/api/datasets/x.css", "/api/session.css", "/api/datasets/", "/api/sessions/a/b", "/api/nope", "/api/datasets.json"] {
+        user.get(path).await.expect(404, "not_found");
+        anonymous.get(path).await.expect(404, "not_found");
+    }
+    let id = user.upload("t.csv", common::tiny_csv()).await.json()["id"].as_str().unwrap().to_owned();
+    user.get(&format!("/api/datasets/{id}.css")).await.expect(404, "not_found");
+    user.get(&format!("/api/datasets/{id}/file.css")).await.expect(404, "not_found");
+    user.get(&format!("/api/datasets/{id}/")).await.expect(404, "not_found");
+    user.get(&format!("/api/datasets/{}", id.to_uppercase())).await.expect(404, "not_found");
+    user.send(user.request(Method::PATCH, "/api/datasets")).await.expect(405, "method_not_allowed");
+    user.send(user.request(Method::POST, &format!("/api/datasets/{id}"))).await.expect(405, "method_not_allowed");
+    anonymous.send(anonymous.request(Method::POST, "/api/nope")).await.expect(404, "not_found");
+}
+
+#[tokio::test]
+async fn operations_routes_answer() {
+    let server = TestServer::start().await;
+    let mut client = server.client();
+    client.get("/healthz").await.expect(200, "");
+    client.get("/readyz").await.expect(200, "");
+    TestClient::signed_up(&server, "amina").await;
+    let metrics = client.get("/metrics").await;
+    let text = String::from_utf8(metrics.body).unwrap();
+    for name in [
+        "mrpt_http_requests_total",
+        "mrpt_http_request_duration_seconds_bucket",
+        "mrpt_sessions_created_total",
+        "mrpt_isolation_violations_total",
+    ] {
+        assert!(text.contains(name), "{name} missing from /metrics");
+    }
+    let openapi = client.get("/api/openapi.json").await.json();
+    assert!(openapi["openapi"].as_str().unwrap().starts_with("3.1"));
+    for path in ["/api/auth/register", "/api/auth/login", "/api/auth/logout", "/api/auth/password", "/api/account",
+                 "/api/session", "/api/sessions", "/api/sessions/{id}", "/api/datasets", "/api/datasets/{id}",
+                 "/api/datasets/{id}/file"] {
+        assert!(openapi["paths"].get(path).is_some(), "{path} missing from the OpenAPI document");
+    }
+}
+
+#[tokio::test]
+async fn the_web_page_is_public_and_cacheable() {
+    let server = TestServer::start().await;
+    let mut client = server.client();
+    let page = client.get("/").await;
+    page.expect(200, "");
+    assert!(page.header("content-type").unwrap().starts_with("text/html"));
+    assert!(page.header("cache-control").unwrap().contains("public"));
+    assert!(page.header("set-cookie").is_none());
+    let etag = page.header("etag").unwrap();
+    let revalidated = client.send(client.request(Method::GET, "/").header("If-None-Match", etag)).await;
+    assert_eq!(revalidated.status, 304);
+}

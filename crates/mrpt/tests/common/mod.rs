@@ -1,0 +1,262 @@
+//! Test harness: starts the real `mrpt serve` binary on a free port with a
+//! fresh data directory, and a small client that speaks API.md.
+#![allow(dead_code)]
+
+use reqwest::header::{HeaderMap, COOKIE, SET_COOKIE};
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub fn shared_data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data").join(name)
+}
+
+pub fn tiny_csv() -> Vec<u8> {
+    std::fs::read(shared_data("tiny_wards.csv")).expect("shared/data/tiny_wards.csv is readable")
+}
+
+pub struct TestServer {
+    child: Child,
+    pub base: String,
+    pub data_dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+    logs: Arc<Mutex<String>>,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    pub async fn start_with(args: &[&str]) -> Self {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let data_dir = temp.path().join("data");
+        Self::spawn(args, data_dir, Some(temp)).await
+    }
+
+    /// A second server process on another server's data directory.
+    pub async fn start_on(data_dir: &Path, args: &[&str]) -> Self {
+        Self::spawn(args, data_dir.to_path_buf(), None).await
+    }
+
+    async fn spawn(args: &[&str], data_dir: PathBuf, temp: Option<tempfile::TempDir>) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mrpt"))
+            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(&data_dir)
+            .args(args)
+            .env("MRPT_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("mrpt binary starts");
+        let stderr = child.stderr.take().unwrap();
+        let logs = Arc::new(Mutex::new(String::new()));
+        let (address_tx, address_rx) = std::sync::mpsc::channel();
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("mrpt serve listening") {
+                    let log: Value = serde_json::from_str(&line).unwrap_or_default();
+                    let _ = address_tx.send(log["address"].as_str().unwrap_or_default().to_owned());
+                }
+                let mut logs = sink.lock().unwrap();
+                logs.push_str(&line);
+                logs.push('\n');
+            }
+        });
+        let address = address_rx.recv_timeout(Duration::from_secs(30)).expect("server reports its address");
+        Self { child, base: format!("http://{address}"), data_dir, _temp: temp, logs }
+    }
+
+    pub fn client(&self) -> TestClient {
+        TestClient::new(&self.base)
+    }
+
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap().clone()
+    }
+
+    pub fn state_db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.data_dir.join("state.sqlite3")).unwrap()
+    }
+
+    /// Counts the files under the file store (partial uploads included).
+    pub fn stored_files(&self) -> Vec<PathBuf> {
+        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else {
+                    out.push(path);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(&self.data_dir.join("files"), &mut files);
+        files
+    }
+
+    pub async fn metric(&self, name: &str) -> f64 {
+        let text = reqwest::get(format!("{}/metrics", self.base)).await.unwrap().text().await.unwrap();
+        text.lines()
+            .filter(|line| line.starts_with(name) && !line.starts_with('#'))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A client that keeps its own session cookie and CSRF token, so tests can
+/// replay, drop or swap them at will.
+#[derive(Clone)]
+pub struct TestClient {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub cookie: Option<String>,
+    pub csrf: Option<String>,
+}
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|_| panic!("JSON body, got {:?}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).map(|value| value.to_str().unwrap().to_owned())
+    }
+
+    pub fn error_code(&self) -> String {
+        self.json()["error"]["code"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// The error body without its request id, to compare two answers.
+    pub fn error_without_request_id(&self) -> Value {
+        let mut body = self.json();
+        body["error"].as_object_mut().unwrap().remove("request_id");
+        body
+    }
+
+    #[track_caller]
+    pub fn expect(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "body: {}", String::from_utf8_lossy(&self.body));
+        if !code.is_empty() {
+            assert_eq!(self.error_code(), code);
+        }
+    }
+}
+
+impl TestClient {
+    pub fn new(base: &str) -> Self {
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Self { base: base.to_owned(), http, cookie: None, csrf: None }
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let mut request = self.http.request(method.clone(), format!("{}{path}", self.base));
+        if let Some(cookie) = &self.cookie {
+            request = request.header(COOKIE, cookie);
+        }
+        if method != Method::GET {
+            if let Some(csrf) = &self.csrf {
+                request = request.header("X-CSRF-Token", csrf);
+            }
+        }
+        request
+    }
+
+    pub async fn send(&mut self, request: reqwest::RequestBuilder) -> Answer {
+        let response: Response = request.send().await.expect("request is answered");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.unwrap().to_vec();
+        Answer { status, headers, body }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Answer {
+        let request = self.request(Method::GET, path);
+        self.send(request).await
+    }
+
+    pub async fn delete(&mut self, path: &str) -> Answer {
+        let request = self.request(Method::DELETE, path);
+        self.send(request).await
+    }
+
+    pub async fn post(&mut self, path: &str, body: Value) -> Answer {
+        let request = self.request(Method::POST, path).json(&body);
+        self.send(request).await
+    }
+
+    pub async fn delete_json(&mut self, path: &str, body: Value) -> Answer {
+        let request = self.request(Method::DELETE, path).json(&body);
+        self.send(request).await
+    }
+
+    pub async fn register(&mut self, username: &str) -> Answer {
+        let answer = self.post("/api/auth/register", json!({"username": username, "password": PASSWORD})).await;
+        answer.expect(201, "");
+        answer
+    }
+
+    /// Logs in and keeps the session cookie and CSRF token from the answer.
+    pub async fn login_with(&mut self, username: &str, password: &str) -> Answer {
+        let answer = self.post("/api/auth/login", json!({"username": username, "password": password})).await;
+        if answer.status == StatusCode::OK {
+            let set_cookie = answer.header(SET_COOKIE.as_str()).expect("login sets the cookie");
+            self.cookie = Some(set_cookie.split(';').next().unwrap().to_owned());
+            self.csrf = Some(answer.json()["csrf_token"].as_str().unwrap().to_owned());
+        }
+        answer
+    }
+
+    pub async fn login(&mut self, username: &str) -> Answer {
+        let answer = self.login_with(username, PASSWORD).await;
+        answer.expect(200, "");
+        answer
+    }
+
+    /// Registers a fresh user and logs in as them.
+    pub async fn signed_up(server: &TestServer, username: &str) -> Self {
+        let mut client = server.client();
+        client.register(username).await;
+        client.login(username).await;
+        client
+    }
+
+    pub async fn upload(&mut self, file_name: &str, bytes: Vec<u8>) -> Answer {
+        let form = reqwest::multipart::Form::new()
+            .part("file", reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned()));
+        let request = self.request(Method::POST, "/api/datasets").multipart(form);
+        self.send(request).await
+    }
+
+    pub async fn upload_form(&mut self, form: reqwest::multipart::Form) -> Answer {
+        let request = self.request(Method::POST, "/api/datasets").multipart(form);
+        self.send(request).await
+    }
+
+    pub async fn dataset_ids(&mut self) -> Vec<String> {
+        let answer = self.get("/api/datasets").await;
+        answer.expect(200, "");
+        answer.json()["datasets"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap().to_owned()).collect()
+    }
+}

@@ -1,0 +1,258 @@
+//! The behaviour every state store must have, written once and run against
+//! each implementation by `store_suite!`.
+#![allow(dead_code)]
+
+use mrpt::domain::{Millis, SessionId, UserId, Username};
+use mrpt::principal::Principal;
+use mrpt::store::{NewOwned, OwnedKind, SecurityEvent, SessionRecord, SharedStateStore, StoreError, UserRecord};
+use mrpt::token::SessionToken;
+use std::time::Duration;
+
+pub async fn user(store: &SharedStateStore, name: &str) -> UserRecord {
+    let user = UserRecord {
+        id: UserId::random(),
+        username: Username::parse(name).unwrap(),
+        password_hash: "$argon2id$stand-in".into(),
+        created_at: Millis::now(),
+    };
+    store.create_user(&user).await.unwrap();
+    user
+}
+
+pub async fn session(store: &SharedStateStore, user: &UserRecord, idle: Duration) -> (SessionRecord, SessionToken) {
+    let token = SessionToken::issue(user.id);
+    let now = Millis::now();
+    let record = SessionRecord {
+        id: SessionId::random(),
+        user_id: user.id,
+        token_hash: token.hash(),
+        created_at: now,
+        last_seen_at: now,
+        idle_expires_at: now.plus(idle),
+        expires_at: now.plus(Duration::from_secs(3600)),
+    };
+    store.create_session(&record).await.unwrap();
+    (record, token)
+}
+
+fn principal(session: &SessionRecord) -> Principal {
+    Principal::from_session(session, "test".into())
+}
+
+fn owned<'a>(kind: OwnedKind, id: &str, parent: Option<&str>, at: i64, body: &'a [u8]) -> NewOwned<'a> {
+    NewOwned { kind, id: id.into(), parent: parent.map(Into::into), created_at: Millis(at), body }
+}
+
+pub async fn users_have_unique_names(store: SharedStateStore) {
+    let amina = user(&store, "amina").await;
+    let clash = UserRecord { id: UserId::random(), ..amina.clone() };
+    assert!(matches!(store.create_user(&clash).await, Err(StoreError::UsernameTaken)));
+    let found = store.find_user_by_name(&Username::parse("amina").unwrap()).await.unwrap().unwrap();
+    assert_eq!(found.id, amina.id);
+    assert_eq!(store.get_user(amina.id).await.unwrap().unwrap().username, amina.username);
+    assert!(store.get_user(UserId::random()).await.unwrap().is_none());
+}
+
+pub async fn sessions_slide_end_and_never_revive(store: SharedStateStore) {
+    let amina = user(&store, "amina").await;
+    let (record, token) = session(&store, &amina, Duration::from_secs(60)).await;
+    let loaded = store.session_by_token(token.hash()).await.unwrap().unwrap();
+    assert_eq!(loaded.id, record.id);
+    assert_eq!(loaded.user_id, amina.id);
+
+    let later = Millis(record.created_at.0 + 1000);
+    assert!(store.touch_session(token.hash(), later, later.plus(Duration::from_secs(60))).await.unwrap());
+    let touched = store.session_by_token(token.hash()).await.unwrap().unwrap();
+    assert_eq!(touched.last_seen_at, later);
+    assert_eq!(touched.idle_expires_at, later.plus(Duration::from_secs(60)));
+
+    let ended = store.end_session_by_token(token.hash()).await.unwrap().unwrap();
+    assert_eq!(ended.id, record.id);
+    assert!(store.end_session_by_token(token.hash()).await.unwrap().is_none());
+    // A request that was in flight cannot write the session back.
+    assert!(!store.touch_session(token.hash(), later, later.plus(Duration::from_secs(60))).await.unwrap());
+    assert!(store.session_by_token(token.hash()).await.unwrap().is_none());
+}
+
+pub async fn timed_out_sessions_are_kept_but_not_live(store: SharedStateStore) {
+    let amina = user(&store, "amina").await;
+    let (record, token) = session(&store, &amina, Duration::from_millis(1)).await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let now = Millis::now();
+    let loaded = store.session_by_token(token.hash()).await.unwrap().unwrap();
+    assert!(loaded.is_expired_at(now));
+    assert!(!store.touch_session(token.hash(), now, now.plus(Duration::from_secs(60))).await.unwrap());
+    assert!(store.session_by_token(token.hash()).await.unwrap().unwrap().is_expired_at(Millis::now()));
+    assert!(store.live_sessions(amina.id, now).await.unwrap().is_empty());
+    assert!(store.note_session_expired(token.hash()).await.unwrap());
+    assert!(!store.note_session_expired(token.hash()).await.unwrap());
+    assert!(!store.end_session_by_id(amina.id, record.id).await.unwrap(), "a timed-out session is not live");
+}
+
+pub async fn sessions_are_listed_and_revoked_per_user(store: SharedStateStore) {
+    let amina = user(&store, "amina").await;
+    let musa = user(&store, "musa").await;
+    let (first, _) = session(&store, &amina, Duration::from_secs(60)).await;
+    let (second, second_token) = session(&store, &amina, Duration::from_secs(60)).await;
+    let (musas, musas_token) = session(&store, &musa, Duration::from_secs(60)).await;
+
+    let live = store.live_sessions(amina.id, Millis::now()).await.unwrap();
+    assert_eq!(live.iter().map(|s| s.id).collect::<Vec<_>>(), vec![second.id, first.id], "newest first");
+    assert!(!store.end_session_by_id(amina.id, musas.id).await.unwrap(), "not amina's");
+    assert!(store.session_by_token(musas_token.hash()).await.unwrap().is_some());
+    assert!(store.end_session_by_id(amina.id, second.id).await.unwrap());
+    assert!(store.session_by_token(second_token.hash()).await.unwrap().is_none());
+
+    session(&store, &amina, Duration::from_secs(60)).await;
+    assert_eq!(store.end_user_sessions(amina.id, Some(first.id)).await.unwrap(), 1);
+    assert_eq!(store.live_sessions(amina.id, Millis::now()).await.unwrap().len(), 1);
+    assert_eq!(store.end_user_sessions(amina.id, None).await.unwrap(), 1);
+    assert!(store.live_sessions(amina.id, Millis::now()).await.unwrap().is_empty());
+    assert_eq!(store.live_sessions(musa.id, Millis::now()).await.unwrap().len(), 1);
+}
+
+pub async fn password_change_keeps_only_the_current_session(store: SharedStateStore) {
+    let amina = user(&store, "amina").await;
+    let (keep, keep_token) = session(&store, &amina, Duration::from_secs(60)).await;
+    let (_, other_token) = session(&store, &amina, Duration::from_secs(60)).await;
+    assert_eq!(store.change_password(amina.id, "$argon2id$new", keep.id).await.unwrap(), 1);
+    assert_eq!(store.get_user(amina.id).await.unwrap().unwrap().password_hash, "$argon2id$new");
+    assert!(store.session_by_token(keep_token.hash()).await.unwrap().is_some());
+    assert!(store.session_by_token(other_token.hash()).await.unwrap().is_none());
+}
+
+pub async fn login_failures_are_counted_per_username(store: SharedStateStore) {
+    let amina = Username::parse("amina").unwrap();
+    let musa = Username::parse("musa").unwrap();
+    for at in [1000, 2000, 3000] {
+        store.add_login_failure(&amina, Millis(at)).await.unwrap();
+    }
+    store.add_login_failure(&musa, Millis(2500)).await.unwrap();
+    assert_eq!(store.login_failures_since(&amina, Millis(2000)).await.unwrap(), vec![Millis(2000), Millis(3000)]);
+    store.clear_login_failures(&amina).await.unwrap();
+    assert!(store.login_failures_since(&amina, Millis(0)).await.unwrap().is_empty());
+    assert_eq!(store.login_failures_since(&musa, Millis(0)).await.unwrap().len(), 1);
+}
+
+pub async fn owned_records_stay_in_their_owners_namespace(store: SharedStateStore) {
+    let amina = user(&store, "amina").await;
+    let musa = user(&store, "musa").await;
+    let (amina_session, _) = session(&store, &amina, Duration::from_secs(60)).await;
+    let (musa_session, _) = session(&store, &musa, Duration::from_secs(60)).await;
+    let (amina_p, musa_p) = (principal(&amina_session), principal(&musa_session));
+
+    store.insert_owned(&amina_p, owned(OwnedKind::Dataset, "d1", None, 1, b"one")).await.unwrap();
+    store.insert_owned(&amina_p, owned(OwnedKind::Dataset, "d2", None, 2, b"two")).await.unwrap();
+    store.insert_owned(&amina_p, owned(OwnedKind::Analysis, "a1", Some("d1"), 3, b"analysis")).await.unwrap();
+    store.insert_owned(&amina_p, owned(OwnedKind::ItnPlan, "p1", Some("a1"), 4, b"plan")).await.unwrap();
+    store.insert_owned(&musa_p, owned(OwnedKind::Dataset, "m1", None, 5, b"musa")).await.unwrap();
+
+    assert_eq!(store.get_owned(&amina_p, OwnedKind::Dataset, "d1").await.unwrap().as_deref(), Some(&b"one"[..]));
+    assert_eq!(store.get_owned(&musa_p, OwnedKind::Dataset, "d1").await.unwrap(), None);
+    assert_eq!(store.get_owned(&amina_p, OwnedKind::Analysis, "d1").await.unwrap(), None, "kinds are apart");
+    assert_eq!(store.list_owned(&amina_p, OwnedKind::Dataset).await.unwrap(), vec![b"two".to_vec(), b"one".to_vec()]);
+    assert_eq!(store.list_owned(&musa_p, OwnedKind::Dataset).await.unwrap(), vec![b"musa".to_vec()]);
+
+    assert!(!store.delete_owned(&musa_p, OwnedKind::Dataset, "d1").await.unwrap());
+    assert!(store.delete_owned(&amina_p, OwnedKind::Dataset, "d1").await.unwrap());
+    assert_eq!(store.get_owned(&amina_p, OwnedKind::Analysis, "a1").await.unwrap(), None, "children go too");
+    assert_eq!(store.get_owned(&amina_p, OwnedKind::ItnPlan, "p1").await.unwrap(), None, "grandchildren too");
+    assert_eq!(store.list_owned(&amina_p, OwnedKind::Dataset).await.unwrap(), vec![b"two".to_vec()]);
+    assert_eq!(store.list_owned(&musa_p, OwnedKind::Dataset).await.unwrap().len(), 1);
+}
+
+pub async fn an_ended_session_cannot_write(store: SharedStateStore) {
+    let amina = user(&store, "amina").await;
+    let (record, token) = session(&store, &amina, Duration::from_secs(60)).await;
+    store.end_session_by_token(token.hash()).await.unwrap();
+    let result = store.insert_owned(&principal(&record), owned(OwnedKind::Dataset, "late", None, 1, b"x")).await;
+    assert!(matches!(result, Err(StoreError::SessionEnded)));
+    let (fresh, _) = session(&store, &amina, Duration::from_secs(60)).await;
+    assert!(store.list_owned(&principal(&fresh), OwnedKind::Dataset).await.unwrap().is_empty());
+}
+
+pub async fn deleting_a_user_deletes_everything_of_theirs(store: SharedStateStore) {
+    let amina = user(&store, "amina").await;
+    let musa = user(&store, "musa").await;
+    let (amina_session, amina_token) = session(&store, &amina, Duration::from_secs(60)).await;
+    let (musa_session, _) = session(&store, &musa, Duration::from_secs(60)).await;
+    store.insert_owned(&principal(&amina_session), owned(OwnedKind::Dataset, "d1", None, 1, b"a")).await.unwrap();
+    store.insert_owned(&principal(&musa_session), owned(OwnedKind::Dataset, "m1", None, 1, b"m")).await.unwrap();
+    store.add_login_failure(&amina.username, Millis::now()).await.unwrap();
+
+    store.delete_user(amina.id).await.unwrap();
+    assert!(store.get_user(amina.id).await.unwrap().is_none());
+    assert!(store.session_by_token(amina_token.hash()).await.unwrap().is_none());
+    assert!(store.get_owned(&principal(&amina_session), OwnedKind::Dataset, "d1").await.unwrap().is_none());
+    assert!(store.login_failures_since(&amina.username, Millis(0)).await.unwrap().is_empty());
+    assert_eq!(store.list_owned(&principal(&musa_session), OwnedKind::Dataset).await.unwrap().len(), 1);
+}
+
+pub async fn concurrent_writes_of_one_session_are_all_kept(store: SharedStateStore) {
+    let amina = user(&store, "amina").await;
+    let (record, token) = session(&store, &amina, Duration::from_secs(60)).await;
+    let writes = (0..50).map(|i| {
+        let (store, principal) = (store.clone(), principal(&record));
+        tokio::spawn(async move {
+            let id = format!("d{i}");
+            store.insert_owned(&principal, owned(OwnedKind::Dataset, &id, None, i, id.as_bytes())).await.unwrap();
+            let now = Millis::now();
+            store.touch_session(principal_token_hash(&store, &principal).await, now, now.plus(Duration::from_secs(60))).await.unwrap();
+        })
+    });
+    for write in futures::future::join_all(writes).await {
+        write.unwrap();
+    }
+    assert_eq!(store.list_owned(&principal(&record), OwnedKind::Dataset).await.unwrap().len(), 50);
+    assert!(store.session_by_token(token.hash()).await.unwrap().is_some());
+}
+
+async fn principal_token_hash(store: &SharedStateStore, principal: &Principal) -> mrpt::token::TokenHash {
+    let sessions = store.live_sessions(principal.user_id(), Millis::now()).await.unwrap();
+    sessions.into_iter().find(|s| s.id == principal.session_id()).unwrap().token_hash
+}
+
+pub async fn security_events_are_kept_in_order(store: SharedStateStore) {
+    for (at, kind) in [(1000, "csrf_refused"), (2000, "forged_token"), (3000, "isolation_violation")] {
+        let event = SecurityEvent {
+            at: Millis(at),
+            kind: kind.into(),
+            user_id: Some(UserId::random()),
+            session_id: None,
+            request_id: Some("r".into()),
+            detail: "d".into(),
+        };
+        store.record_event(&event).await.unwrap();
+    }
+    let events = store.events_since(Millis(2000)).await.unwrap();
+    assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), vec!["forged_token", "isolation_violation"]);
+}
+
+/// Generates one `#[tokio::test]` per behaviour above for a store made by
+/// `$make` (an async expression giving a fresh, empty `SharedStateStore`).
+#[macro_export]
+macro_rules! store_suite {
+    ($make:expr) => {
+        $crate::store_suite!(@tests $make;
+            users_have_unique_names,
+            sessions_slide_end_and_never_revive,
+            timed_out_sessions_are_kept_but_not_live,
+            sessions_are_listed_and_revoked_per_user,
+            password_change_keeps_only_the_current_session,
+            login_failures_are_counted_per_username,
+            owned_records_stay_in_their_owners_namespace,
+            an_ended_session_cannot_write,
+            deleting_a_user_deletes_everything_of_theirs,
+            concurrent_writes_of_one_session_are_all_kept,
+            security_events_are_kept_in_order);
+    };
+    (@tests $make:expr; $($name:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let store = $make.await;
+                store_suite::$name(store).await;
+            }
+        )*
+    };
+}
