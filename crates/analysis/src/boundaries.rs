@@ -71,9 +71,17 @@ impl Boundaries {
         &self.features
     }
 
-    /// For each table row, the index of its feature: by ward code when both the row and the
-    /// boundaries have codes, else by ward name (trimmed, case-insensitive).
+    /// For each table row, the index of its feature (see [`Boundaries::match_wards`]).
     pub fn match_rows(&self, table: &WardTable) -> Vec<Option<usize>> {
+        let ward = &table.columns()[table.ward_column()];
+        let names: Vec<Option<String>> = (0..table.row_count()).map(|r| ward.text(r)).collect();
+        let codes = table.ward_codes();
+        self.match_wards(codes.iter().map(Option::as_deref).zip(names.iter().map(Option::as_deref)))
+    }
+
+    /// For each ward given as (code, name), the index of its feature: by ward code when both the
+    /// ward and the boundaries have codes, else by ward name (trimmed, case-insensitive).
+    pub fn match_wards<'a>(&self, wards: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>) -> Vec<Option<usize>> {
         let key = |s: &str| s.trim().to_lowercase();
         let mut by_code = HashMap::new();
         let mut by_name = HashMap::new();
@@ -85,14 +93,10 @@ impl Boundaries {
                 by_name.entry(key(n)).or_insert(i);
             }
         }
-        let ward = &table.columns()[table.ward_column()];
-        table
-            .ward_codes()
-            .into_iter()
-            .enumerate()
-            .map(|(row, code)| match code {
-                Some(code) if !by_code.is_empty() => by_code.get(&key(&code)).copied(),
-                _ => ward.text(row).and_then(|name| by_name.get(&key(&name)).copied()),
+        wards
+            .map(|(code, name)| match code {
+                Some(code) if !by_code.is_empty() => by_code.get(&key(code)).copied(),
+                _ => name.and_then(|name| by_name.get(&key(name)).copied()),
             })
             .collect()
     }

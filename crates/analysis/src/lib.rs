@@ -9,6 +9,7 @@ mod itn;
 mod normalise;
 mod pca;
 mod rank;
+pub mod render;
 mod select;
 pub mod table;
 
