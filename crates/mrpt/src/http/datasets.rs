@@ -198,7 +198,7 @@ async fn store_dataset(
     })
 }
 
-async fn write_file(app: &AppState, key: &FileKey, bytes: &[u8]) -> Result<(), ApiError> {
+pub(super) async fn write_file(app: &AppState, key: &FileKey, bytes: &[u8]) -> Result<(), ApiError> {
     let mut upload = app.files.begin(key).await?;
     for chunk in bytes.chunks(WRITE_CHUNK) {
         upload.write(chunk).await?;
@@ -227,7 +227,7 @@ fn multipart_error(err: MultipartError, app: &AppState) -> ApiError {
 }
 
 /// Reads the table on the blocking pool: a large file takes a while.
-async fn parse_table(bytes: Vec<u8>, format: FileFormat) -> Result<(Vec<u8>, WardTable), ApiError> {
+pub(super) async fn parse_table(bytes: Vec<u8>, format: FileFormat) -> Result<(Vec<u8>, WardTable), ApiError> {
     let (bytes, parsed) = tokio::task::spawn_blocking(move || {
         let parsed = read_table(&bytes, format.table_format());
         (bytes, parsed)
@@ -241,7 +241,7 @@ async fn parse_table(bytes: Vec<u8>, format: FileFormat) -> Result<(Vec<u8>, War
     Ok((bytes, table))
 }
 
-async fn find_dataset(app: &AppState, principal: &Principal, id: DatasetId) -> Result<DatasetRecord, ApiError> {
+pub(super) async fn find_dataset(app: &AppState, principal: &Principal, id: DatasetId) -> Result<DatasetRecord, ApiError> {
     app.owned.get::<DatasetRecord>(principal, &id.to_string()).await?.ok_or(ApiError::NotFound)
 }
 
@@ -294,7 +294,7 @@ async fn download_dataset(
 
 /// `Content-Disposition: attachment` with an ASCII fallback name and the
 /// exact UTF-8 name (RFC 6266).
-fn attachment(file_name: &str) -> HeaderValue {
+pub(super) fn attachment(file_name: &str) -> HeaderValue {
     let fallback: String =
         file_name.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '_' }).collect();
     let encoded = utf8_percent_encode(file_name, NOT_ATTR_CHAR);

@@ -88,6 +88,23 @@ impl FromRequestParts<AppState> for CurrentSession {
     }
 }
 
+/// A JSON body that may be left out entirely, meaning `{}`.
+pub struct OptionalJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, app: &AppState) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(request, app)
+            .await
+            .map_err(|_| ApiError::invalid_input("body", "The request body could not be read."))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(T::default()));
+        }
+        parse_json(&bytes).map(OptionalJson)
+    }
+}
+
 /// A JSON body; a malformed body or a missing or wrong field is 400
 /// `invalid_input` naming the field.
 pub struct ApiJson<T>(pub T);
@@ -108,13 +125,16 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let inner = err.inner().to_string();
         let path = err.path().to_string();
-        let field = match inner.strip_prefix("missing field `") {
+        let named = inner.strip_prefix("missing field `").or_else(|| inner.strip_prefix("unknown field `"));
+        let field = match named {
             Some(rest) => rest.split('`').next().unwrap_or_default().to_owned(),
             None if path != "." => path,
             None => "body".to_owned(),
         };
         let message = if inner.starts_with("missing field") {
             format!("The field '{field}' is required.")
+        } else if inner.starts_with("unknown field") {
+            format!("The field '{field}' is not known here.")
         } else if field == "body" {
             "The request body must be a JSON object.".to_owned()
         } else {

@@ -1,6 +1,7 @@
 //! The HTTP layer: the router, shared state and the pieces every route uses.
 //! Data flows one way: middleware -> session extractor -> handler -> store.
 
+mod analyses;
 mod auth;
 mod datasets;
 mod extract;
@@ -131,6 +132,7 @@ fn api_routes(max_upload: u64) -> OpenApiRouter<AppState> {
         .merge(auth::routes())
         .merge(sessions::routes())
         .merge(datasets::routes(max_upload))
+        .merge(analyses::routes())
 }
 
 pub fn router(state: AppState) -> Router {

@@ -2,7 +2,7 @@
 //! are derived from the principal and server-made ids only, never from a
 //! client's file name, so they cannot escape the owner's namespace.
 
-use crate::domain::{DatasetId, UserId};
+use crate::domain::{AnalysisId, DatasetId, PlanId, UserId};
 use crate::principal::Principal;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -46,12 +46,26 @@ impl FileKey {
         Self(format!("{}{name}", FilePrefix::dataset(principal, dataset).0))
     }
 
+    /// The full result of an analysis; its metadata is in the state store.
+    pub fn analysis_result(principal: &Principal, dataset: DatasetId, analysis: AnalysisId) -> Self {
+        Self(format!("{}result.json", FilePrefix::analysis(principal, dataset, analysis).0))
+    }
+
+    pub fn plan(principal: &Principal, dataset: DatasetId, analysis: AnalysisId, plan: PlanId) -> Self {
+        Self(format!("{}plans/{plan}.json", FilePrefix::analysis(principal, dataset, analysis).0))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
 }
 
 impl FilePrefix {
+    /// An analysis and its plans; a dataset's prefix contains it.
+    pub fn analysis(principal: &Principal, dataset: DatasetId, analysis: AnalysisId) -> Self {
+        Self(format!("{}analyses/{analysis}/", Self::dataset(principal, dataset).0))
+    }
+
     pub fn dataset(principal: &Principal, dataset: DatasetId) -> Self {
         Self(format!("{}datasets/{dataset}/", Self::user(principal.user_id()).0))
     }
