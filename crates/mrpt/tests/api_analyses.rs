@@ -1,0 +1,226 @@
+//! Analyses and bed-net plans over HTTP (API.md, Analyses and Bed-net
+//! plans): defaults, errors, exports, pictures, cascade deletes and the
+//! isolation rule for every id.
+
+mod common;
+
+use common::{shared_data, tiny_csv, Answer, TestClient, TestServer};
+use reqwest::multipart::{Form, Part};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+async fn upload_with_boundaries(client: &mut TestClient, stem: &str) -> String {
+    let csv = std::fs::read(shared_data(&format!("{stem}.csv"))).unwrap();
+    let geojson = std::fs::read(shared_data(&format!("{stem}.geojson"))).unwrap();
+    let form = Form::new()
+        .part("file", Part::bytes(csv).file_name(format!("{stem}.csv")))
+        .part("boundaries", Part::bytes(geojson).file_name(format!("{stem}.geojson")))
+        .text("name", "Kano <wards> & \"co\"");
+    let answer = client.upload_form(form).await;
+    answer.expect(201, "");
+    answer.json()["id"].as_str().unwrap().to_owned()
+}
+
+async fn analyse(client: &mut TestClient, dataset: &str, body: Value) -> Answer {
+    client.post(&format!("/api/datasets/{dataset}/analyses"), body).await
+}
+
+fn assert_ranking(wards: &Value, n: usize) {
+    let wards = wards.as_array().unwrap();
+    assert_eq!(wards.len(), n);
+    let k = n / 3;
+    for (i, ward) in wards.iter().enumerate() {
+        assert_eq!(ward["rank"], i + 1);
+        let expected = if i < k { "High" } else if i >= n - k { "Low" } else { "Medium" };
+        assert_eq!(ward["category"], expected);
+    }
+}
+
+#[tokio::test]
+async fn default_analysis_of_a_table_with_boundaries() {
+    let server = TestServer::start().await;
+    let mut client = TestClient::signed_up(&server, "amina").await;
+    let dataset = upload_with_boundaries(&mut client, "kano_like_wards").await;
+
+    let answer = client.send(client.request(Method::POST, &format!("/api/datasets/{dataset}/analyses"))).await;
+    answer.expect(201, "");
+    let analysis = answer.json();
+    assert_eq!(analysis["dataset_id"], dataset.as_str());
+    assert_eq!(analysis["method"], "both");
+    let names: Vec<&str> = analysis["variables"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["u5_tpr_rdt", "rainfall", "ndwi", "housing_quality", "elevation", "urban_percentage"], "North_West zone");
+    let housing = analysis["variables"].as_array().unwrap().iter().find(|v| v["name"] == "housing_quality").unwrap();
+    assert_eq!(housing["direction"], "inverse");
+    let imputed: u64 = analysis["variables"].as_array().unwrap().iter().map(|v| v["imputed"].as_u64().unwrap()).sum();
+    assert!(imputed > 0);
+    assert_eq!(analysis["unmatched_wards"], json!([]));
+    assert_eq!(analysis["composite"]["models"].as_array().unwrap().len(), 16, "more than five variables");
+    assert_ranking(&analysis["composite"]["wards"], 480);
+    assert!(analysis["pca"]["suitable"].is_boolean());
+    let id = analysis["id"].as_str().unwrap().to_owned();
+
+    assert_eq!(client.get(&format!("/api/analyses/{id}")).await.json(), analysis);
+    let listed = client.get("/api/analyses").await.json();
+    assert_eq!(listed["analyses"][0], json!({"id": id, "dataset_id": dataset, "created_at": analysis["created_at"], "method": "both"}));
+
+    let csv = client.get(&format!("/api/analyses/{id}/export.csv")).await;
+    csv.expect(200, "");
+    assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
+    assert!(csv.header("content-disposition").unwrap().starts_with("attachment"));
+    let text = String::from_utf8(csv.body).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("ward,ward_code,composite_score,composite_rank,composite_category,pca_score,pca_rank,pca_category"));
+    assert_eq!(lines.count(), 480);
+
+    let map = client.get(&format!("/api/analyses/{id}/map.svg")).await;
+    map.expect(200, "");
+    assert_eq!(map.header("content-type").as_deref(), Some("image/svg+xml"));
+    let svg = String::from_utf8(map.body).unwrap();
+    assert!(svg.starts_with("<svg") || svg.starts_with("<?xml"));
+    assert!(svg.contains("<title>"));
+    assert!(svg.contains("Kano &lt;wards&gt; &amp;"), "the title is escaped");
+    assert!(!svg.contains("<wards>"));
+    let chart = client.get(&format!("/api/analyses/{id}/chart.svg")).await;
+    chart.expect(200, "");
+    assert_eq!(chart.header("content-type").as_deref(), Some("image/svg+xml"));
+}
+
+#[tokio::test]
+async fn requested_variables_methods_and_errors() {
+    let server = TestServer::start().await;
+    let mut client = TestClient::signed_up(&server, "amina").await;
+    let dataset = client.upload("tiny.csv", tiny_csv()).await.json()["id"].as_str().unwrap().to_owned();
+
+    let composite = analyse(&mut client, &dataset, json!({"method": "composite", "variables": ["U5_TPR_RDT", "rainfall", "housing_quality"], "directions": {"rainfall": "inverse"}, "inversion": "complement"})).await;
+    composite.expect(201, "");
+    let body = composite.json();
+    assert_eq!(body["pca"], Value::Null);
+    assert_eq!(body["variables"][0]["name"], "u5_tpr_rdt");
+    assert_eq!(body["variables"][1]["direction"], "inverse");
+    assert_eq!(body["composite"]["models"].as_array().unwrap().len(), 4);
+    assert_ranking(&body["composite"]["wards"], 10);
+
+    let pca = analyse(&mut client, &dataset, json!({"method": "pca"})).await;
+    pca.expect(201, "");
+    assert_eq!(pca.json()["composite"], Value::Null);
+
+    let unknown = analyse(&mut client, &dataset, json!({"variables": ["u5_tpr_rdt", "no_such_column"]})).await;
+    unknown.expect(422, "invalid_variables");
+    assert_eq!(unknown.json()["error"]["variable"], "no_such_column");
+    analyse(&mut client, &dataset, json!({"variables": ["u5_tpr_rdt", "LGA"]})).await.expect(422, "invalid_variables");
+    analyse(&mut client, &dataset, json!({"variables": ["u5_tpr_rdt"]})).await.expect(422, "invalid_variables");
+    analyse(&mut client, &dataset, json!({"variables": []})).await.expect(422, "invalid_variables");
+    let spatial = analyse(&mut client, &dataset, json!({"imputation": "spatial"})).await;
+    spatial.expect(400, "invalid_input");
+    assert_eq!(spatial.json()["error"]["field"], "imputation");
+    let bad_method = analyse(&mut client, &dataset, json!({"method": "magic"})).await;
+    bad_method.expect(400, "invalid_input");
+    assert_eq!(bad_method.json()["error"]["field"], "method");
+    analyse(&mut client, &dataset, json!({"surprise": 1})).await.expect(400, "invalid_input");
+
+    let id = composite.json()["id"].as_str().unwrap().to_owned();
+    client.get(&format!("/api/analyses/{id}/map.svg")).await.expect(404, "no_boundaries");
+    assert_eq!(client.get("/api/analyses").await.json()["analyses"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn exports_escape_cells_that_spreadsheets_would_run() {
+    let server = TestServer::start().await;
+    let mut client = TestClient::signed_up(&server, "amina").await;
+    let table = "WardName,WardCode,Population,u5_tpr_rdt,rainfall\n\
+                 =HYPERLINK(\"http://evil\"),@X1,1000,10,100\n\
+                 +Plus,-2,2000,20,200\n\
+                 Plain,P3,3000,30,300\n";
+    let dataset = client.upload("evil.csv", table.as_bytes().to_vec()).await.json()["id"].as_str().unwrap().to_owned();
+    let analysis = analyse(&mut client, &dataset, json!({"method": "composite"})).await;
+    analysis.expect(201, "");
+    let id = analysis.json()["id"].as_str().unwrap().to_owned();
+    let text = String::from_utf8(client.get(&format!("/api/analyses/{id}/export.csv")).await.body).unwrap();
+    assert!(text.contains("'=HYPERLINK"), "{text}");
+    assert!(text.contains("'@X1"), "{text}");
+    assert!(text.contains("'+Plus"), "{text}");
+    assert!(!text.contains("'-2"), "numbers stay numbers: {text}");
+    assert!(text.lines().all(|line| !line.starts_with('=') && !line.starts_with('+') && !line.starts_with('@')));
+}
+
+#[tokio::test]
+async fn bed_net_plans() {
+    let server = TestServer::start().await;
+    let mut client = TestClient::signed_up(&server, "amina").await;
+    let dataset = client.upload("tiny.csv", tiny_csv()).await.json()["id"].as_str().unwrap().to_owned();
+    let analysis = analyse(&mut client, &dataset, json!({})).await.json()["id"].as_str().unwrap().to_owned();
+
+    let greedy = client.post(&format!("/api/analyses/{analysis}/itn"), json!({"total_nets": 20000})).await;
+    greedy.expect(201, "");
+    let plan = greedy.json();
+    assert_eq!(plan["analysis_id"], analysis.as_str());
+    assert_eq!(plan["method"], "greedy");
+    assert_eq!(plan["wards"].as_array().unwrap().len(), 10);
+    let allocated: u64 = plan["wards"].as_array().unwrap().iter().map(|w| w["nets_allocated"].as_u64().unwrap()).sum();
+    assert_eq!(plan["totals"]["nets_allocated"], allocated);
+    assert_eq!(allocated + plan["totals"]["nets_left"].as_u64().unwrap(), 20000);
+    let id = plan["id"].as_str().unwrap().to_owned();
+    assert_eq!(client.get(&format!("/api/itn/{id}")).await.json(), plan);
+    let csv = client.get(&format!("/api/itn/{id}/export.csv")).await;
+    csv.expect(200, "");
+    assert_eq!(String::from_utf8(csv.body).unwrap().lines().count(), 11);
+
+    let proportional = client.post(&format!("/api/analyses/{analysis}/itn"), json!({"total_nets": 5000, "method": "proportional", "avg_household_size": 4.5, "urban_threshold": 50})).await;
+    proportional.expect(201, "");
+    assert_eq!(proportional.json()["totals"]["nets_allocated"], 5000);
+
+    let missing = client.post(&format!("/api/analyses/{analysis}/itn"), json!({})).await;
+    missing.expect(400, "invalid_input");
+    assert_eq!(missing.json()["error"]["field"], "total_nets");
+    let bad = client.post(&format!("/api/analyses/{analysis}/itn"), json!({"total_nets": 10, "avg_household_size": 0})).await;
+    bad.expect(400, "invalid_input");
+    assert_eq!(bad.json()["error"]["field"], "avg_household_size");
+    let column = client.post(&format!("/api/analyses/{analysis}/itn"), json!({"total_nets": 10, "population_column": "People"})).await;
+    column.expect(422, "invalid_variables");
+}
+
+#[tokio::test]
+async fn everything_of_another_user_is_not_found_and_deletes_cascade() {
+    let server = TestServer::start().await;
+    let mut owner = TestClient::signed_up(&server, "amina").await;
+    let mut intruder = TestClient::signed_up(&server, "musa").await;
+    let dataset = upload_with_boundaries(&mut owner, "adamawa_like_wards").await;
+    let analysis = analyse(&mut owner, &dataset, json!({})).await.json()["id"].as_str().unwrap().to_owned();
+    let plan = owner.post(&format!("/api/analyses/{analysis}/itn"), json!({"total_nets": 1000})).await.json()["id"].as_str().unwrap().to_owned();
+    let random = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+
+    let probes = [
+        (Method::POST, format!("/api/datasets/{dataset}/analyses")),
+        (Method::GET, format!("/api/analyses/{analysis}")),
+        (Method::GET, format!("/api/analyses/{analysis}/export.csv")),
+        (Method::GET, format!("/api/analyses/{analysis}/map.svg")),
+        (Method::GET, format!("/api/analyses/{analysis}/chart.svg")),
+        (Method::POST, format!("/api/analyses/{analysis}/itn")),
+        (Method::DELETE, format!("/api/analyses/{analysis}")),
+        (Method::GET, format!("/api/itn/{plan}")),
+        (Method::GET, format!("/api/itn/{plan}/export.csv")),
+    ];
+    for (method, path) in &probes {
+        let body = if path.ends_with("/itn") { json!({"total_nets": 10}) } else { json!({}) };
+        let foreign = intruder.send(intruder.request(method.clone(), path).json(&body)).await;
+        let unknown_path = path.replace(&dataset, random).replace(&analysis, random).replace(&plan, random);
+        let unknown = intruder.send(intruder.request(method.clone(), &unknown_path).json(&body)).await;
+        foreign.expect(404, "not_found");
+        assert_eq!(foreign.error_without_request_id(), unknown.error_without_request_id(), "{path}");
+    }
+    assert_eq!(intruder.get("/api/analyses").await.json()["analyses"], json!([]));
+    owner.get(&format!("/api/itn/{plan}")).await.expect(200, "");
+
+    let files_before = server.stored_files().len();
+    owner.delete(&format!("/api/analyses/{analysis}")).await.expect(204, "");
+    owner.get(&format!("/api/itn/{plan}")).await.expect(404, "not_found");
+    assert_eq!(server.stored_files().len(), files_before - 2, "result and plan files are gone");
+
+    let again = analyse(&mut owner, &dataset, json!({})).await.json()["id"].as_str().unwrap().to_owned();
+    let plan = owner.post(&format!("/api/analyses/{again}/itn"), json!({"total_nets": 1000})).await.json()["id"].as_str().unwrap().to_owned();
+    owner.delete(&format!("/api/datasets/{dataset}")).await.expect(204, "");
+    owner.get(&format!("/api/analyses/{again}")).await.expect(404, "not_found");
+    owner.get(&format!("/api/itn/{plan}")).await.expect(404, "not_found");
+    assert_eq!(owner.get("/api/analyses").await.json()["analyses"], json!([]));
+    assert!(server.stored_files().is_empty());
+}
