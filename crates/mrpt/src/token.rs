@@ -7,6 +7,7 @@
 //! its SHA-256, so a leaked store cannot be replayed as cookies.
 
 use crate::domain::UserId;
+use crate::store::SessionKey;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::rngs::OsRng;
@@ -65,6 +66,11 @@ impl SessionToken {
 
     pub fn hash(&self) -> TokenHash {
         TokenHash(Sha256::digest(self.raw).into())
+    }
+
+    /// Where the store finds this token's session.
+    pub fn key(&self) -> SessionKey {
+        SessionKey { user_id: self.claimed_user(), token_hash: self.hash() }
     }
 
     pub fn csrf_token(&self) -> String {

@@ -114,7 +114,7 @@ async fn login(State(app): State<AppState>, parts: Parts, ApiJson(body): ApiJson
     // A session cookie sent with a login is never adopted; a live session it
     // names is ended (no session fixation).
     if let Some(old) = session_cookie(&parts.headers, app.cookie.name).and_then(SessionToken::parse) {
-        app.state.end_session_by_token(old.hash()).await?;
+        app.state.end_session_by_token(old.key()).await?;
     }
     let token = SessionToken::issue(user.id);
     let now = Millis::now();
@@ -155,7 +155,7 @@ async fn logout(State(app): State<AppState>, parts: Parts) -> Result<Response, A
     let context = request_context(&parts);
     let token = session_cookie(&parts.headers, app.cookie.name).and_then(SessionToken::parse);
     if let Some(token) = token {
-        let live = app.state.session_by_token(token.hash()).await?.filter(|s| !s.is_expired_at(Millis::now()));
+        let live = app.state.session_by_token(token.key()).await?.filter(|s| !s.is_expired_at(Millis::now()));
         if let Some(session) = live {
             let presented = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
             if !token.csrf_matches(presented) {
@@ -169,7 +169,7 @@ async fn logout(State(app): State<AppState>, parts: Parts) -> Result<Response, A
             }
             context.set_session(session.id);
         }
-        if app.state.end_session_by_token(token.hash()).await?.is_some() {
+        if app.state.end_session_by_token(token.key()).await?.is_some() {
             metrics::counter!("mrpt_sessions_ended_total", "reason" => "logout").increment(1);
         }
     }

@@ -57,15 +57,15 @@ impl FromRequestParts<AppState> for CurrentSession {
             app.security.record(EventKind::ForgedToken, subject(), "malformed session cookie").await;
             return Err(ApiError::Unauthenticated);
         };
-        let hash = token.hash();
-        let record = app.state.session_by_token(hash).await?.ok_or(ApiError::Unauthenticated)?;
+        let key = token.key();
+        let record = app.state.session_by_token(key).await?.ok_or(ApiError::Unauthenticated)?;
         if record.user_id != token.claimed_user() {
             app.security.record(EventKind::ForgedToken, subject(), "session cookie names another user").await;
             return Err(ApiError::Unauthenticated);
         }
         let now = Millis::now();
         if record.is_expired_at(now) {
-            if app.state.note_session_expired(hash).await? {
+            if app.state.note_session_expired(key).await? {
                 metrics::counter!("mrpt_sessions_expired_total").increment(1);
             }
             return Err(ApiError::SessionExpired);
@@ -80,7 +80,7 @@ impl FromRequestParts<AppState> for CurrentSession {
             }
         }
         let touch_due = now.0 - record.last_seen_at.0 >= app.sessions.touch_interval().as_millis() as i64;
-        if touch_due && !app.state.touch_session(hash, now, now.plus(app.sessions.idle)).await? {
+        if touch_due && !app.state.touch_session(key, now, now.plus(app.sessions.idle)).await? {
             // Ended or timed out between the read and the touch.
             return Err(ApiError::Unauthenticated);
         }

@@ -51,7 +51,20 @@ pub struct SessionRecord {
     pub expires_at: Millis,
 }
 
+/// How a store finds a session: the hash of its token, with the user id the
+/// token carries so that a store can keep sessions beside their user's
+/// records (one Redis Cluster slot per user).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionKey {
+    pub user_id: UserId,
+    pub token_hash: TokenHash,
+}
+
 impl SessionRecord {
+    pub fn key(&self) -> SessionKey {
+        SessionKey { user_id: self.user_id, token_hash: self.token_hash }
+    }
+
     pub fn is_expired_at(&self, now: Millis) -> bool {
         now >= self.idle_expires_at || now >= self.expires_at
     }
@@ -116,17 +129,17 @@ pub trait StateStore: Send + Sync {
     async fn clear_login_failures(&self, username: &Username) -> StoreResult<()>;
 
     async fn create_session(&self, session: &SessionRecord) -> StoreResult<()>;
-    /// The session with this token hash, live or timed out; ended sessions
+    /// The session with this key, live or timed out; ended sessions
     /// are gone.
-    async fn session_by_token(&self, hash: TokenHash) -> StoreResult<Option<SessionRecord>>;
+    async fn session_by_token(&self, key: SessionKey) -> StoreResult<Option<SessionRecord>>;
     /// Slides the idle expiry of a session that is still live; never revives
     /// an ended or timed-out one. Returns whether it was live.
-    async fn touch_session(&self, hash: TokenHash, now: Millis, idle_expires_at: Millis) -> StoreResult<bool>;
+    async fn touch_session(&self, key: SessionKey, now: Millis, idle_expires_at: Millis) -> StoreResult<bool>;
     /// Notes that a timed-out session was refused; true only the first time,
     /// so that expiries are counted once.
-    async fn note_session_expired(&self, hash: TokenHash) -> StoreResult<bool>;
-    /// Ends the session with this token hash; returns it if it existed.
-    async fn end_session_by_token(&self, hash: TokenHash) -> StoreResult<Option<SessionRecord>>;
+    async fn note_session_expired(&self, key: SessionKey) -> StoreResult<bool>;
+    /// Ends the session with this key; returns it if it existed.
+    async fn end_session_by_token(&self, key: SessionKey) -> StoreResult<Option<SessionRecord>>;
     /// Ends one session of the user by public id; false when it is not theirs.
     async fn end_session_by_id(&self, user: UserId, id: SessionId) -> StoreResult<bool>;
     /// Ends every session of the user, or every one but `except`.

@@ -1,7 +1,7 @@
 //! The embedded default state store: one SQLite file in WAL mode, safe for
 //! several server processes on the same data directory at once.
 
-use super::{NewOwned, OwnedKind, SecurityEvent, SessionRecord, StateStore, StoreError, StoreResult, UserRecord};
+use super::{NewOwned, OwnedKind, SecurityEvent, SessionKey, SessionRecord, StateStore, StoreError, StoreResult, UserRecord};
 use crate::domain::{Millis, SessionId, UserId, Username};
 use crate::principal::Principal;
 use crate::token::TokenHash;
@@ -293,45 +293,45 @@ impl StateStore for SqliteStore {
         .await
     }
 
-    async fn session_by_token(&self, hash: TokenHash) -> StoreResult<Option<SessionRecord>> {
+    async fn session_by_token(&self, key: SessionKey) -> StoreResult<Option<SessionRecord>> {
         self.with_conn(move |conn| {
             Ok(conn
-                .prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = ?1"))?
-                .query_row([hash.0.as_slice()], session_from_row)
+                .prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = ?1 AND user_id = ?2"))?
+                .query_row(params![key.token_hash.0.as_slice(), key.user_id.to_string()], session_from_row)
                 .optional()?)
         })
         .await
     }
 
-    async fn touch_session(&self, hash: TokenHash, now: Millis, idle_expires_at: Millis) -> StoreResult<bool> {
+    async fn touch_session(&self, key: SessionKey, now: Millis, idle_expires_at: Millis) -> StoreResult<bool> {
         self.with_conn(move |conn| {
             let updated = conn.prepare_cached(
                 "UPDATE sessions SET last_seen_at = ?2, idle_expires_at = MAX(idle_expires_at, ?3)
-                 WHERE token_hash = ?1 AND idle_expires_at > ?2 AND expires_at > ?2",
+                 WHERE token_hash = ?1 AND user_id = ?4 AND idle_expires_at > ?2 AND expires_at > ?2",
             )?
-            .execute(params![hash.0.as_slice(), now.0, idle_expires_at.0])?;
+            .execute(params![key.token_hash.0.as_slice(), now.0, idle_expires_at.0, key.user_id.to_string()])?;
             Ok(updated == 1)
         })
         .await
     }
 
-    async fn note_session_expired(&self, hash: TokenHash) -> StoreResult<bool> {
+    async fn note_session_expired(&self, key: SessionKey) -> StoreResult<bool> {
         self.with_conn(move |conn| {
             let noted = conn.execute(
-                "UPDATE sessions SET expiry_noted = 1 WHERE token_hash = ?1 AND expiry_noted = 0",
-                [hash.0.as_slice()],
+                "UPDATE sessions SET expiry_noted = 1 WHERE token_hash = ?1 AND user_id = ?2 AND expiry_noted = 0",
+                params![key.token_hash.0.as_slice(), key.user_id.to_string()],
             )?;
             Ok(noted == 1)
         })
         .await
     }
 
-    async fn end_session_by_token(&self, hash: TokenHash) -> StoreResult<Option<SessionRecord>> {
+    async fn end_session_by_token(&self, key: SessionKey) -> StoreResult<Option<SessionRecord>> {
         self.with_conn(move |conn| {
             Ok(conn
                 .query_row(
-                    &format!("DELETE FROM sessions WHERE token_hash = ?1 RETURNING {SESSION_COLUMNS}"),
-                    [hash.0.as_slice()],
+                    &format!("DELETE FROM sessions WHERE token_hash = ?1 AND user_id = ?2 RETURNING {SESSION_COLUMNS}"),
+                    params![key.token_hash.0.as_slice(), key.user_id.to_string()],
                     session_from_row,
                 )
                 .optional()?)

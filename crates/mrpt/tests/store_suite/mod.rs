@@ -4,7 +4,7 @@
 
 use mrpt::domain::{Millis, SessionId, UserId, Username};
 use mrpt::principal::Principal;
-use mrpt::store::{NewOwned, OwnedKind, SecurityEvent, SessionRecord, SharedStateStore, StoreError, UserRecord};
+use mrpt::store::{NewOwned, OwnedKind, SecurityEvent, SessionKey, SessionRecord, SharedStateStore, StoreError, UserRecord};
 use mrpt::token::SessionToken;
 use std::time::Duration;
 
@@ -56,22 +56,24 @@ pub async fn users_have_unique_names(store: SharedStateStore) {
 pub async fn sessions_slide_end_and_never_revive(store: SharedStateStore) {
     let amina = user(&store, "amina").await;
     let (record, token) = session(&store, &amina, Duration::from_secs(60)).await;
-    let loaded = store.session_by_token(token.hash()).await.unwrap().unwrap();
+    let loaded = store.session_by_token(token.key()).await.unwrap().unwrap();
     assert_eq!(loaded.id, record.id);
     assert_eq!(loaded.user_id, amina.id);
+    let elsewhere = SessionKey { user_id: UserId::random(), token_hash: token.hash() };
+    assert!(store.session_by_token(elsewhere).await.unwrap().is_none(), "a session is found only with its user");
 
     let later = Millis(record.created_at.0 + 1000);
-    assert!(store.touch_session(token.hash(), later, later.plus(Duration::from_secs(60))).await.unwrap());
-    let touched = store.session_by_token(token.hash()).await.unwrap().unwrap();
+    assert!(store.touch_session(token.key(), later, later.plus(Duration::from_secs(60))).await.unwrap());
+    let touched = store.session_by_token(token.key()).await.unwrap().unwrap();
     assert_eq!(touched.last_seen_at, later);
     assert_eq!(touched.idle_expires_at, later.plus(Duration::from_secs(60)));
 
-    let ended = store.end_session_by_token(token.hash()).await.unwrap().unwrap();
+    let ended = store.end_session_by_token(token.key()).await.unwrap().unwrap();
     assert_eq!(ended.id, record.id);
-    assert!(store.end_session_by_token(token.hash()).await.unwrap().is_none());
+    assert!(store.end_session_by_token(token.key()).await.unwrap().is_none());
     // A request that was in flight cannot write the session back.
-    assert!(!store.touch_session(token.hash(), later, later.plus(Duration::from_secs(60))).await.unwrap());
-    assert!(store.session_by_token(token.hash()).await.unwrap().is_none());
+    assert!(!store.touch_session(token.key(), later, later.plus(Duration::from_secs(60))).await.unwrap());
+    assert!(store.session_by_token(token.key()).await.unwrap().is_none());
 }
 
 pub async fn timed_out_sessions_are_kept_but_not_live(store: SharedStateStore) {
@@ -79,13 +81,13 @@ pub async fn timed_out_sessions_are_kept_but_not_live(store: SharedStateStore) {
     let (record, token) = session(&store, &amina, Duration::from_millis(1)).await;
     tokio::time::sleep(Duration::from_millis(20)).await;
     let now = Millis::now();
-    let loaded = store.session_by_token(token.hash()).await.unwrap().unwrap();
+    let loaded = store.session_by_token(token.key()).await.unwrap().unwrap();
     assert!(loaded.is_expired_at(now));
-    assert!(!store.touch_session(token.hash(), now, now.plus(Duration::from_secs(60))).await.unwrap());
-    assert!(store.session_by_token(token.hash()).await.unwrap().unwrap().is_expired_at(Millis::now()));
+    assert!(!store.touch_session(token.key(), now, now.plus(Duration::from_secs(60))).await.unwrap());
+    assert!(store.session_by_token(token.key()).await.unwrap().unwrap().is_expired_at(Millis::now()));
     assert!(store.live_sessions(amina.id, now).await.unwrap().is_empty());
-    assert!(store.note_session_expired(token.hash()).await.unwrap());
-    assert!(!store.note_session_expired(token.hash()).await.unwrap());
+    assert!(store.note_session_expired(token.key()).await.unwrap());
+    assert!(!store.note_session_expired(token.key()).await.unwrap());
     assert!(!store.end_session_by_id(amina.id, record.id).await.unwrap(), "a timed-out session is not live");
 }
 
@@ -99,9 +101,9 @@ pub async fn sessions_are_listed_and_revoked_per_user(store: SharedStateStore) {
     let live = store.live_sessions(amina.id, Millis::now()).await.unwrap();
     assert_eq!(live.iter().map(|s| s.id).collect::<Vec<_>>(), vec![second.id, first.id], "newest first");
     assert!(!store.end_session_by_id(amina.id, musas.id).await.unwrap(), "not amina's");
-    assert!(store.session_by_token(musas_token.hash()).await.unwrap().is_some());
+    assert!(store.session_by_token(musas_token.key()).await.unwrap().is_some());
     assert!(store.end_session_by_id(amina.id, second.id).await.unwrap());
-    assert!(store.session_by_token(second_token.hash()).await.unwrap().is_none());
+    assert!(store.session_by_token(second_token.key()).await.unwrap().is_none());
 
     session(&store, &amina, Duration::from_secs(60)).await;
     assert_eq!(store.end_user_sessions(amina.id, Some(first.id)).await.unwrap(), 1);
@@ -117,8 +119,8 @@ pub async fn password_change_keeps_only_the_current_session(store: SharedStateSt
     let (_, other_token) = session(&store, &amina, Duration::from_secs(60)).await;
     assert_eq!(store.change_password(amina.id, "$argon2id$new", keep.id).await.unwrap(), 1);
     assert_eq!(store.get_user(amina.id).await.unwrap().unwrap().password_hash, "$argon2id$new");
-    assert!(store.session_by_token(keep_token.hash()).await.unwrap().is_some());
-    assert!(store.session_by_token(other_token.hash()).await.unwrap().is_none());
+    assert!(store.session_by_token(keep_token.key()).await.unwrap().is_some());
+    assert!(store.session_by_token(other_token.key()).await.unwrap().is_none());
 }
 
 pub async fn login_failures_are_counted_per_username(store: SharedStateStore) {
@@ -164,7 +166,7 @@ pub async fn owned_records_stay_in_their_owners_namespace(store: SharedStateStor
 pub async fn an_ended_session_cannot_write(store: SharedStateStore) {
     let amina = user(&store, "amina").await;
     let (record, token) = session(&store, &amina, Duration::from_secs(60)).await;
-    store.end_session_by_token(token.hash()).await.unwrap();
+    store.end_session_by_token(token.key()).await.unwrap();
     let result = store.insert_owned(&principal(&record), owned(OwnedKind::Dataset, "late", None, 1, b"x")).await;
     assert!(matches!(result, Err(StoreError::SessionEnded)));
     let (fresh, _) = session(&store, &amina, Duration::from_secs(60)).await;
@@ -182,7 +184,7 @@ pub async fn deleting_a_user_deletes_everything_of_theirs(store: SharedStateStor
 
     store.delete_user(amina.id).await.unwrap();
     assert!(store.get_user(amina.id).await.unwrap().is_none());
-    assert!(store.session_by_token(amina_token.hash()).await.unwrap().is_none());
+    assert!(store.session_by_token(amina_token.key()).await.unwrap().is_none());
     assert!(store.get_owned(&principal(&amina_session), OwnedKind::Dataset, "d1").await.unwrap().is_none());
     assert!(store.login_failures_since(&amina.username, Millis(0)).await.unwrap().is_empty());
     assert_eq!(store.list_owned(&principal(&musa_session), OwnedKind::Dataset).await.unwrap().len(), 1);
@@ -197,19 +199,20 @@ pub async fn concurrent_writes_of_one_session_are_all_kept(store: SharedStateSto
             let id = format!("d{i}");
             store.insert_owned(&principal, owned(OwnedKind::Dataset, &id, None, i, id.as_bytes())).await.unwrap();
             let now = Millis::now();
-            store.touch_session(principal_token_hash(&store, &principal).await, now, now.plus(Duration::from_secs(60))).await.unwrap();
+            let key = principal_session_key(&store, &principal).await;
+            store.touch_session(key, now, now.plus(Duration::from_secs(60))).await.unwrap();
         })
     });
     for write in futures::future::join_all(writes).await {
         write.unwrap();
     }
     assert_eq!(store.list_owned(&principal(&record), OwnedKind::Dataset).await.unwrap().len(), 50);
-    assert!(store.session_by_token(token.hash()).await.unwrap().is_some());
+    assert!(store.session_by_token(token.key()).await.unwrap().is_some());
 }
 
-async fn principal_token_hash(store: &SharedStateStore, principal: &Principal) -> mrpt::token::TokenHash {
+async fn principal_session_key(store: &SharedStateStore, principal: &Principal) -> mrpt::store::SessionKey {
     let sessions = store.live_sessions(principal.user_id(), Millis::now()).await.unwrap();
-    sessions.into_iter().find(|s| s.id == principal.session_id()).unwrap().token_hash
+    sessions.into_iter().find(|s| s.id == principal.session_id()).unwrap().key()
 }
 
 pub async fn security_events_are_kept_in_order(store: SharedStateStore) {
