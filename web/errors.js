@@ -66,6 +66,8 @@ export function describe(err, context = {}) {
       return 'The server does not allow this action.';
     case 'network':
       return 'The server could not be reached. Check the connection and try again; nothing you typed is lost.';
+    case 'upload_dropped':
+      return 'The upload stopped before the server answered: the connection dropped, or the file is larger than the server accepts. Nothing was saved.';
     case 'aborted':
       return 'Upload cancelled. Nothing was saved.';
     default:

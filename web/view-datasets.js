@@ -137,23 +137,28 @@ function uploadForm(onDone) {
       const pct = total ? ` (${Math.floor((100 * loaded) / total)} %)` : '';
       barText.textContent = `${fmtBytes(loaded)}${total ? ` of ${fmtBytes(total)}` : ''} sent${pct}${left}`;
     });
-    try {
-      const dataset = await current.promise;
-      form.reset();
-      progress.hidden = true;
-      await onDone(dataset);
-    } catch (e2) {
-      progress.hidden = true;
-      if (e2.code === 'network') {
-        e2.message = 'The upload stopped before the server answered: the connection dropped, or the file is larger than the server accepts.';
-      }
-      showError(err, e2);
-      markField(form, e2.field, err);
-    } finally {
+    const finish = () => {
       current = null;
       cancel.hidden = true;
+      progress.hidden = true;
       [file, bounds, name, submit].forEach((c) => { c.disabled = false; });
+    };
+    let dataset;
+    try {
+      dataset = await current.promise;
+    } catch (e2) {
+      finish();
+      // A server refusing a large body may close the connection before the
+      // browser has sent it all; the browser then sees no answer at all.
+      if (e2.code === 'network') e2.code = 'upload_dropped';
+      showError(err, e2);
+      markField(form, e2.field, err);
+      if (!e2.field) submit.focus();
+      return;
     }
+    finish();
+    form.reset();
+    await onDone(dataset);
   });
   return form;
 }
@@ -229,8 +234,13 @@ function radios(name, legend, options, checked, hint) {
 }
 
 function analysisForm(d, ctx) {
-  const numeric = d.columns.filter((c) => c.kind === 'numeric');
   const def = defaultSelection(d);
+  // The order of the variables is part of the analysis (the composite models
+  // are combinations in list order, and past five variables only the first
+  // five count), so the defaults come first in their standard order.
+  const rank = (c) => { const i = def.variables.indexOf(c.name); return i < 0 ? def.variables.length : i; };
+  const numeric = d.columns.filter((c) => c.kind === 'numeric')
+    .map((c, i) => [c, i]).sort(([a, i], [b, j]) => rank(a) - rank(b) || i - j).map(([c]) => c);
   const rows = numeric.map((c) => {
     const cb = h('input', { type: 'checkbox', name: 'var', value: c.name, id: newId('var') });
     const dir = h('select', { name: `dir:${c.name}`, 'aria-label': `Direction of ${c.name}` },
@@ -252,7 +262,7 @@ function analysisForm(d, ctx) {
   const imp = d.has_boundaries ? 'spatial' : 'mean';
   const form = h('form', { id: 'analysis-form', novalidate: true },
     h('fieldset', { class: 'vars' }, h('legend', {}, 'Variables'),
-      h('p', { class: 'hint' }, `Pre-selected: ${def.rule} Directions follow the variable names (distance, elevation, housing, urban\u2026 are inverse); change any of them.`),
+      h('p', { class: 'hint' }, `Pre-selected: ${def.rule} Directions follow the variable names (distance, elevation, housing, urban\u2026 are inverse); change any of them. Variables are used in the order listed; with more than five, the composite score uses the first five ticked.`),
       h('div', { class: 'table-wrap' }, h('table', { class: 'data vars-table', id: 'variables-table' },
         h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Use'), h('th', { scope: 'col' }, 'Variable'),
           h('th', { scope: 'col', class: 'num' }, 'Missing cells'), h('th', { scope: 'col' }, 'Direction'))),
