@@ -297,9 +297,10 @@ function itnSection(a, d, ctx, planId) {
           (pop ? ` (${fmtNum((100 * t.population_covered) / pop, 1)} %)` : '')),
         h('dt', {}, 'Wards served'), h('dd', {}, `${fmtInt(w.filter((x) => x.nets_allocated > 0).length)} of ${fmtInt(w.length)}`)),
       h('div', { class: 'buttons' }, h('a', { class: 'button', href: `/api/itn/${plan.id}/export.csv`, download: '', id: 'export-plan' }, 'Export plan (CSV)')),
+      h('p', { class: 'hint' }, 'Wards in the order nets are handed out; greyed wards get none.'),
       h('div', { class: 'table-wrap scroll tall', tabindex: '0', role: 'region', 'aria-label': 'Bed-net plan table' },
         h('table', { class: 'data', id: 'plan-table' },
-          h('thead', {}, h('tr', {}, ['Order', 'Ward', 'Area', 'Population', 'Nets needed', 'Nets allocated', 'Coverage']
+          h('thead', {}, h('tr', {}, ['Priority', 'Ward', 'Area', 'Population', 'Nets needed', 'Nets allocated', 'Coverage']
             .map((x, i) => h('th', { scope: 'col', class: i > 2 || i === 0 ? 'num' : null }, x)))),
           h('tbody', {}, w.map((x, i) => h('tr', { class: x.nets_allocated ? null : 'dim' },
             h('td', { class: 'num' }, i + 1),
