@@ -49,7 +49,8 @@ export function describe(err, context = {}) {
     case 'unsupported_format':
       return `This file type is not supported: the ward table must be .csv, .xlsx or .xls, the boundaries GeoJSON or a zipped shapefile. ${m}`;
     case 'invalid_file':
-      return `The file could not be read${err.line != null ? ` (line ${err.line})` : ''}: ${m}`;
+      // The server's sentence often names the line already.
+      return `The file could not be read${err.line != null && !/\bline\s+\d/i.test(m) ? ` (line ${err.line})` : ''}: ${m}`;
     case 'missing_ward_column':
       return `The table has no ward column: name one column WardName, Ward, ward_name or ward. ${m}`;
     case 'invalid_variables':

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { launch, BASE, sample, story, register, login, logout, upload, uniqueName, visibleText } from './lib.js';
+import { launch, BASE, ARTIFACTS as ART, sample, story, register, login, logout, upload, uniqueName, visibleText } from './lib.js';
 
 const NW_DEFAULTS = ['u5_tpr_rdt', 'rainfall', 'ndwi', 'housing_quality', 'elevation', 'urban_percentage'];
 const INVERSE = ['housing_quality', 'elevation', 'urban_percentage'];
@@ -58,7 +58,7 @@ test('journey: register, log in, upload, analyse, map, plan, export, revoke, log
     await upload(page, sample('kano_like_wards.csv'), sample('kano_like_wards.geojson'), 'Kano wards');
     const text = page.locator('#upload-text');
     await text.filter({ hasText: /of .* sent \(\d+ %\), about .* left/ }).waitFor({ timeout: 20000 });
-    await page.screenshot({ path: `${process.env.MRPT_ARTIFACTS || '/var/tmp/mrpt-artifacts'}/browser/journey-04a-upload-progress.png` });
+    await page.screenshot({ path: `${ART}/journey-04a-upload-progress.png` });
     const bar = await page.locator('#upload-bar').evaluate((b) => [b.value, b.max]);
     assert.ok(bar[1] > 180000, `progress max is the request size, got ${bar[1]}`);
     await page.locator('#datasets-table tr', { hasText: 'Kano wards' }).waitFor({ timeout: 60000 });
@@ -107,7 +107,10 @@ test('journey: register, log in, upload, analyse, map, plan, export, revoke, log
     const titles = await page.locator('#map svg title').count();
     assert.ok(titles >= 470, `map wards with a tooltip: ${titles}`);
     await page.locator('#chart svg').waitFor({ timeout: 30000 });
-    await page.locator('#map').screenshot({ path: `${process.env.MRPT_ARTIFACTS || '/var/tmp/mrpt-artifacts'}/browser/journey-08a-map.png` });
+    await page.locator('#map').screenshot({ path: `${ART}/journey-07a-map.png` });
+    const bottom = await page.evaluate(() => document.querySelector('.figures').getBoundingClientRect().bottom + window.scrollY);
+    await page.screenshot({ path: `${ART}/journey-07b-analysis-top.png`, fullPage: true,
+      clip: { x: 0, y: 0, width: 1280, height: Math.ceil(bottom) } });
   });
 
   await step('filter-and-sort', async () => {
@@ -142,6 +145,7 @@ test('journey: register, log in, upload, analyse, map, plan, export, revoke, log
     const foot = await page.locator('#plan-table tfoot td.num').allInnerTexts();
     assert.equal(Number(foot[2].replace(/,/g, '')), allocated, 'table total matches the plan total');
     assert.match(page.url(), /\/plans\//);
+    await page.locator('section:has(#itn-h)').screenshot({ path: `${ART}/journey-09a-plan.png` });
   });
 
   await step('export', async () => {
@@ -165,7 +169,7 @@ test('journey: register, log in, upload, analyse, map, plan, export, revoke, log
     assert.equal(await page.locator('#sessions-table tbody tr').count(), 2);
     assert.equal(await page.locator('#sessions-table tbody tr.current').count(), 1);
     assert.match(await page.locator('#sessions-table tr.current').innerText(), /This session/);
-    await page.screenshot({ path: `${process.env.MRPT_ARTIFACTS || '/var/tmp/mrpt-artifacts'}/browser/journey-12a-two-sessions.png`, fullPage: true });
+    await page.screenshot({ path: `${ART}/journey-12a-two-sessions.png`, fullPage: true });
     await page.getByRole('button', { name: /^Revoke/ }).click();
     await page.locator('#status', { hasText: 'revoked' }).waitFor();
     await page.locator('#sessions-table tbody tr').nth(1).waitFor({ state: 'detached' });
