@@ -201,6 +201,13 @@ function pValue(p) {
   return p !== 0 && p < 1e-4 ? p.toExponential(2) : p.toFixed(4);
 }
 
+// Set through the CSSOM, which a strict style-src policy still allows.
+function bar(ratio) {
+  const el = h('span', { class: 'bar', 'aria-hidden': 'true' });
+  el.style.setProperty('--w', `${Math.max(0, Math.min(1, ratio)) * 100}%`);
+  return el;
+}
+
 function pcaSection(a) {
   const p = a.pca;
   const body = [];
@@ -220,7 +227,7 @@ function pcaSection(a) {
       body.push(h('h3', {}, 'Variance explained by each component'),
         h('ul', { class: 'bars', id: 'pca-variance' }, ratios.map((r, i) => h('li', {},
           h('span', { class: 'bar-label' }, `PC${i + 1}`),
-          h('span', { class: 'bar', style: `--w:${Math.max(0, Math.min(1, r)) * 100}%` }),
+          bar(r),
           h('span', { class: 'num' }, fmtPct(r))))));
     }
   }
