@@ -25,6 +25,13 @@ function append(el, children) {
   }
 }
 
+// replaceChildren() would print a null child as the text "null".
+export function fill(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
 let uid = 0;
 export const newId = (p) => `${p}-${++uid}`;
 

@@ -1,9 +1,10 @@
 // One analysis: map, top-20 chart, sortable ranking, diagnostics, and the bed-net (ITN) plan.
 
 import * as api from './api.js';
-import { h, field, errorBox, showError, clearError, markField, busy, announce, confirmDialog,
+import { h, fill, field, errorBox, showError, clearError, markField, busy, announce, confirmDialog,
   fmtDate, fmtInt, fmtNum, fmtPct, inlineSvg, categoryBadge, newId } from './ui.js';
 import { methodLabel } from './view-datasets.js';
+import { describe } from './errors.js';
 
 export function analysisView(ctx, id, planId) {
   const err = errorBox();
@@ -16,7 +17,7 @@ export function analysisView(ctx, id, planId) {
     const d = await api.get(`/api/datasets/${a.dataset_id}`).catch(() => null);
     root.removeAttribute('aria-busy');
     const name = d ? d.name : 'Dataset';
-    root.replaceChildren(
+    fill(root,
       h('p', { class: 'crumbs' }, h('a', { href: '#/datasets' }, 'Datasets'), ' \u203a ',
         h('a', { href: `#/datasets/${a.dataset_id}` }, name), ' \u203a Analysis'),
       h('h1', {}, `Risk ranking: ${name}`),
@@ -24,7 +25,7 @@ export function analysisView(ctx, id, planId) {
         `${a.variables.length} variables.`),
       notices(a),
       actions(a, ctx),
-      h('div', { class: 'figures' }, figure(a, 'map'), figure(a, 'chart')),
+      h('div', { class: 'figures' }, figure(a, 'map', d), figure(a, 'chart', d)),
       ranking(a),
       h('div', { class: 'two' }, variablesSection(a), pcaSection(a)),
       itnSection(a, d, ctx, planId));
@@ -68,25 +69,35 @@ function actions(a, ctx) {
 const FIGURES = {
   map: { path: 'map.svg', title: 'Risk map', label: 'Map of the wards coloured by composite risk category',
     caption: 'Wards coloured by composite risk category. Point at a ward to see its name; the table below lists every ward.' },
-  chart: { path: 'chart.svg', title: 'The 20 highest-risk wards', label: 'Bar chart of the 20 wards with the highest composite score',
-    caption: 'Composite score of the 20 highest-ranked wards.' },
+  chart: { path: 'chart.svg', title: (n) => `The ${Math.min(20, n)} highest-risk wards`, label: 'Bar chart of the 20 wards with the highest composite score',
+    caption: 'Composite score of the highest-ranked wards.' },
 };
 
-function figure(a, kind) {
+function figure(a, kind, d) {
   const f = FIGURES[kind];
   const box = h('div', { class: 'svgbox', id: kind, 'aria-busy': 'true' }, h('p', { class: 'loading' }, 'Loading\u2026'));
   const err = errorBox();
-  api.getText(`/api/analyses/${a.id}/${f.path}`).then((text) => {
-    box.replaceChildren(inlineSvg(text, f.label));
+  const noMap = () => {
     box.removeAttribute('aria-busy');
-  }, (e) => {
-    box.replaceChildren();
-    box.removeAttribute('aria-busy');
-    showError(err, e instanceof api.ApiError ? e : { code: 'unreadable', message: e.message },
-      { not_found: `The ${kind} is not available for this analysis.` });
-  });
+    box.replaceChildren(h('p', { class: 'notice', id: 'no-map' }, describe({ code: 'no_boundaries' })));
+  };
+  // Without boundaries there is no map: say so without a round trip on a slow link.
+  if (kind === 'map' && d && !d.has_boundaries) {
+    noMap();
+  } else {
+    api.getText(`/api/analyses/${a.id}/${f.path}`).then((text) => {
+      box.replaceChildren(inlineSvg(text, f.label));
+      box.removeAttribute('aria-busy');
+    }, (e) => {
+      if (e.code === 'no_boundaries') { noMap(); return; }
+      box.replaceChildren();
+      box.removeAttribute('aria-busy');
+      showError(err, e instanceof api.ApiError ? e : { code: 'unreadable', message: e.message },
+        { not_found: `The ${kind} is not available for this analysis.` });
+    });
+  }
   return h('section', { class: 'card figure', 'aria-labelledby': `${kind}-h` },
-    h('h2', { id: `${kind}-h` }, f.title), box, err, h('p', { class: 'hint' }, f.caption));
+    h('h2', { id: `${kind}-h` }, typeof f.title === 'function' ? f.title(wardCount(a)) : f.title), box, err, h('p', { class: 'hint' }, f.caption));
 }
 
 // ---- ranking table ----------------------------------------------------------

@@ -1,7 +1,7 @@
 // The datasets list with the upload form, and one dataset's page: summary, preview, analysis form.
 
 import * as api from './api.js';
-import { h, field, errorBox, showError, clearError, markField, busy, announce, confirmDialog,
+import { h, fill, field, errorBox, showError, clearError, markField, busy, announce, confirmDialog,
   fmtBytes, fmtDate, fmtInt, fmtDuration, newId } from './ui.js';
 import { defaultSelection, defaultDirection } from './variables.js';
 
@@ -175,7 +175,7 @@ export function datasetView(ctx, id) {
 
   api.get(`/api/datasets/${id}`).then((d) => {
     root.removeAttribute('aria-busy');
-    root.replaceChildren(
+    fill(root,
       h('p', { class: 'crumbs' }, h('a', { href: '#/datasets' }, 'Datasets'), ' \u203a ', d.name),
       h('h1', {}, d.name),
       summary(d, ctx),
