@@ -4,8 +4,14 @@
 let csrfToken = null;
 let sessionLostHandler = () => {};
 
+let expectedUser = null;
+
 export function setCsrfToken(token) { csrfToken = token || null; }
 export function onSessionLost(fn) { sessionLostHandler = fn; }
+// The user this page shows. A token refresh that finds another user's
+// session (someone logged in as another user in another tab) must not let
+// this page carry on under the new identity.
+export function setExpectedUser(id) { expectedUser = id || null; }
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 // Only these codes mean "this page no longer has a session"; a 401 from a
@@ -72,7 +78,14 @@ async function call(method, path, body, accept, retried) {
 async function refreshToken() {
   try {
     const { res, data } = await send('GET', '/api/session', undefined, 'application/json');
-    if (res.ok && data && data.csrf_token) { csrfToken = data.csrf_token; return true; }
+    if (res.ok && data && data.csrf_token) {
+      if (expectedUser && data.user.id !== expectedUser) {
+        sessionLostHandler({ code: 'other_user', message: '' });
+        return false;
+      }
+      csrfToken = data.csrf_token;
+      return true;
+    }
   } catch { /* fall through: report the original error */ }
   return false;
 }

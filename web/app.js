@@ -80,10 +80,22 @@ function setNav(hash) {
   nav.hidden = false;
 }
 
+// Tabs of this browser share the cookie, so they tell each other about
+// logins and logouts (a message, nothing stored): a logout in one tab
+// clears the others at once, on a shared computer too.
+const channel = 'BroadcastChannel' in window ? new BroadcastChannel('mrpt-session') : null;
+const tell = (type) => channel && channel.postMessage({ type, user: app.user && app.user.id });
+
+function setUser(data) {
+  app.user = data ? data.user : null;
+  app.session = data ? data.session : null;
+  api.setCsrfToken(data ? data.csrf_token : null);
+  api.setExpectedUser(app.user && app.user.id);
+}
+
 function loggedIn(data) {
-  app.user = data.user;
-  app.session = data.session;
-  api.setCsrfToken(data.csrf_token);
+  setUser(data);
+  tell('login');
   const rt = app.returnTo;
   app.returnTo = null;
   // After an expiry only the same person is taken back to where they were.
@@ -96,10 +108,9 @@ async function logout(message) {
 }
 
 // Forget the user in this page: memory, DOM and the current history entry.
-function endLocally(message) {
-  app.user = null;
-  app.session = null;
-  api.setCsrfToken(null);
+function endLocally(message, quiet) {
+  if (!quiet) tell('logout');
+  setUser(null);
   main.replaceChildren();
   app.returnTo = null;
   app.loginMessage = message;
@@ -108,10 +119,18 @@ function endLocally(message) {
   render();
 }
 
+if (channel) {
+  channel.onmessage = ({ data }) => {
+    if (data.type === 'logout' && app.user) endLocally(describe({ code: 'other_tab_logout' }), true);
+    else if (data.type === 'login' && app.user && data.user !== app.user.id) endLocally(describe({ code: 'other_user' }), true);
+    else if (data.type === 'login' && !app.user) boot();
+  };
+}
+
 api.onSessionLost((err) => {
   if (!app.user) return;
   const back = { hash: location.hash, username: app.user.username };
-  endLocally(describe(err));
+  endLocally(describe(err), err.code === 'other_user');
   // Only an expiry sends the same person back where they were after logging in again.
   if (err.code === 'session_expired') app.returnTo = back;
 });
@@ -131,8 +150,8 @@ async function boot() {
   main.replaceChildren(h('p', { class: 'loading' }, 'Loading\u2026'));
   try {
     const { data, lost } = await api.probeSession();
-    if (data) { app.user = data.user; app.session = data.session; } else {
-      app.user = null;
+    setUser(data);
+    if (!data) {
       if (lost.code === 'session_expired') app.loginMessage = describe(lost);
       // A bookmarked page opens after logging in; kept in memory only.
       if (/^#\/(datasets|analyses|sessions|account)/.test(location.hash)) app.returnTo = { hash: location.hash };

@@ -40,6 +40,10 @@ export function describe(err, context = {}) {
       return 'Your session expired. Please log in again.';
     case 'unauthenticated':
       return 'You are logged out: this session was ended. Please log in again.';
+    case 'other_user':
+      return 'Another account was logged in in this browser, so this page was closed. Please log in again.';
+    case 'other_tab_logout':
+      return 'You logged out in another tab.';
     case 'csrf_failed':
       return 'The server refused the page\u2019s security token. Reload the page and try again.';
     case 'store_unavailable':
