@@ -84,7 +84,7 @@ function setNav(hash) {
 // logins and logouts (a message, nothing stored): a logout in one tab
 // clears the others at once, on a shared computer too.
 const channel = 'BroadcastChannel' in window ? new BroadcastChannel('mrpt-session') : null;
-const tell = (type) => channel && channel.postMessage({ type, user: app.user && app.user.id });
+const tell = (type, message) => channel && channel.postMessage({ type, message, user: app.user && app.user.id });
 
 function setUser(data) {
   app.user = data ? data.user : null;
@@ -109,7 +109,7 @@ async function logout(message) {
 
 // Forget the user in this page: memory, DOM and the current history entry.
 function endLocally(message, quiet) {
-  if (!quiet) tell('logout');
+  if (!quiet) tell('logout', message);
   setUser(null);
   main.replaceChildren();
   app.returnTo = null;
@@ -121,7 +121,11 @@ function endLocally(message, quiet) {
 
 if (channel) {
   channel.onmessage = ({ data }) => {
-    if (data.type === 'logout' && app.user) endLocally(describe({ code: 'other_tab_logout' }), true);
+    if (data.type === 'logout' && app.user) {
+      // An expiry or a revocation is the same news here; a plain logout is told as such.
+      const said = data.message === 'You are logged out.' || !data.message ? describe({ code: 'other_tab_logout' }) : data.message;
+      endLocally(said, true);
+    }
     else if (data.type === 'login' && app.user && data.user !== app.user.id) endLocally(describe({ code: 'other_user' }), true);
     else if (data.type === 'login' && !app.user) boot();
   };
