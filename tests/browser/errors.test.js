@@ -46,9 +46,11 @@ test('API errors are explained on the page', async (t) => {
     assert.equal(await page.locator('#login-username').inputValue(), user);
     let text = '';
     for (let i = 0; i < 6 && !/Too many/.test(text); i++) {
+      // Listen before clicking: a fast server answers before a later listener exists.
+      const answered = page.waitForResponse((r) => r.url().endsWith('/api/auth/login'));
       await page.getByRole('button', { name: 'Log in' }).click();
-      await page.waitForResponse((r) => r.url().endsWith('/api/auth/login'));
-      await page.waitForTimeout(100);
+      await answered;
+      await page.locator('#login-form button:not([disabled])').waitFor();
       text = await err.innerText();
     }
     assert.match(text, /Too many failed log-ins for this username\. Try again in \d+ (minutes?|seconds)/);
