@@ -53,6 +53,19 @@ if [ -z "$ready" ]; then
   exit 1
 fi
 
+# A debug build serves web/ from the checkout it was built in; make sure the
+# page under test is this checkout's page, not another tree's.
+web_dir="$(cd "$here/../../web" && pwd)"
+for f in "$web_dir"/*; do
+  name="$(basename "$f")"
+  [ "$name" = index.html ] && path=/ || path="/$name"
+  if ! curl -fsS "http://127.0.0.1:$port$path" | cmp -s - "$f"; then
+    echo "run.sh: the server at $MRPT_BIN does not serve this checkout's web/$name;" >&2
+    echo "run.sh: build it from this checkout (cargo build -p mrpt) or point MRPT_BIN at such a build" >&2
+    exit 1
+  fi
+done
+
 if [ "$#" -eq 0 ]; then set -- *.test.js; fi
 status=0
 MRPT_URL="http://127.0.0.1:$port" node --test --test-concurrency=1 "$@" || status=$?
