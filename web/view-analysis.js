@@ -69,8 +69,8 @@ function actions(a, ctx) {
 const FIGURES = {
   map: { path: 'map.svg', title: 'Risk map', label: 'Map of the wards coloured by composite risk category',
     caption: 'Wards coloured by composite risk category. Point at a ward to see its name; the table below lists every ward.' },
-  chart: { path: 'chart.svg', title: (n) => `The ${Math.min(20, n)} highest-risk wards`, label: 'Bar chart of the 20 wards with the highest composite score',
-    caption: 'Composite score of the highest-ranked wards.' },
+  chart: { path: 'chart.svg', title: (n) => (n ? `The ${Math.min(20, n)} highest-risk wards` : 'Highest-risk wards'), label: 'Bar chart of the 20 wards with the highest composite score',
+    caption: (a) => `${a.composite ? 'Composite' : 'PCA'} score of the highest-ranked wards.` },
 };
 
 function figure(a, kind, d) {
@@ -81,9 +81,18 @@ function figure(a, kind, d) {
     box.removeAttribute('aria-busy');
     box.replaceChildren(h('p', { class: 'notice', id: 'no-map' }, describe({ code: 'no_boundaries' })));
   };
-  // Without boundaries there is no map: say so without a round trip on a slow link.
+  let caption = h('p', { class: 'hint' }, typeof f.caption === 'function' ? f.caption(a) : f.caption);
+  const say = (text) => {
+    box.removeAttribute('aria-busy');
+    box.replaceChildren(h('p', { class: 'notice', id: `no-${kind}` }, text));
+  };
+  // What cannot be drawn is said without a round trip on a slow link.
   if (kind === 'map' && d && !d.has_boundaries) {
     noMap();
+  } else if (kind === 'map' && !a.composite) {
+    say('The map colours wards by their composite risk category, which this analysis does not have.');
+  } else if (!wardCount(a)) {
+    say('This analysis has no ranking, so there is nothing to chart.');
   } else {
     api.getText(`/api/analyses/${a.id}/${f.path}`).then((text) => {
       box.replaceChildren(inlineSvg(text, f.label));
@@ -96,8 +105,10 @@ function figure(a, kind, d) {
         { not_found: `The ${kind} is not available for this analysis.` });
     });
   }
+  // The caption explains a picture; with a notice instead it only confuses.
+  if (box.querySelector('.notice')) caption = null;
   return h('section', { class: 'card figure', 'aria-labelledby': `${kind}-h` },
-    h('h2', { id: `${kind}-h` }, typeof f.title === 'function' ? f.title(wardCount(a)) : f.title), box, err, h('p', { class: 'hint' }, f.caption));
+    h('h2', { id: `${kind}-h` }, typeof f.title === 'function' ? f.title(wardCount(a)) : f.title), box, err, caption);
 }
 
 // ---- ranking table ----------------------------------------------------------
@@ -128,7 +139,11 @@ function ranking(a) {
     hasP && ['pcat', 'PCA category', (r) => r.p?.category, 'cat'],
   ].filter(Boolean);
   const catOf = (r) => (hasC ? r.c?.category : r.p?.category);
-  let sort = { key: cols[0][0], dir: 1 };
+  let sort = { key: hasC ? 'crank' : hasP ? 'prank' : 'ward', dir: 1 };
+  if (!all.length) {
+    return h('section', { class: 'card', 'aria-labelledby': 'rank-h' }, h('h2', { id: 'rank-h' }, 'Ranking'),
+      h('p', { class: 'notice', id: 'no-ranking' }, 'This analysis has no ranking: the PCA was not suitable (see the diagnostics below) and the composite score was not asked for. Run the analysis again with the composite score.'));
+  }
 
   const text = h('input', { type: 'search', id: 'rank-filter', autocomplete: 'off', spellcheck: 'false' });
   const cat = h('select', { id: 'rank-category' }, ['All', 'High', 'Medium', 'Low'].map((c) => h('option', { value: c === 'All' ? '' : c }, c)));
@@ -226,7 +241,7 @@ function pcaSection(a) {
     body.push(h('p', {}, 'PCA was not part of this analysis.'));
   } else {
     body.push(h('p', { class: p.suitable ? 'ok' : 'bad', id: 'pca-verdict' },
-      p.suitable ? 'Suitable: the PCA ranking can be used.' : 'Not suitable: use the composite ranking.'),
+      p.suitable ? 'Suitable: the PCA ranking can be used.' : `Not suitable${a.composite ? ': use the composite ranking.' : '.'}`),
     p.reason ? h('p', { id: 'pca-reason' }, p.reason) : null);
     body.push(h('dl', { class: 'facts' },
       h('dt', {}, 'KMO'), h('dd', { id: 'pca-kmo' }, p.kmo == null ? '\u2014' : fmtNum(p.kmo),
@@ -248,6 +263,10 @@ function pcaSection(a) {
 // ---- bed-net plan -------------------------------------------------------------
 
 function itnSection(a, d, ctx, planId) {
+  if (!a.composite) {
+    return h('section', { class: 'card', 'aria-labelledby': 'itn-h' }, h('h2', { id: 'itn-h' }, 'Plan bed-net (ITN) distribution'),
+      h('p', { class: 'notice' }, 'Bed-net plans follow the composite ranking, which this analysis does not have. Run the analysis again with the composite score to plan distribution.'));
+  }
   const numeric = d ? d.columns.filter((c) => c.kind === 'numeric').map((c) => c.name) : [];
   const columnSelect = (name, wanted) => {
     const names = numeric.length ? numeric : [wanted];

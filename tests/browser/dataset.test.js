@@ -49,13 +49,27 @@ test('a table without boundaries, from upload to deletion', async (t) => {
     await screenshot(page, 'dataset-01-no-boundaries', { fullPage: true });
   });
 
+  await t.test('PCA alone, where it is not suitable: the page says why there is no ranking', async () => {
+    await page.locator('.crumbs a').nth(1).click();
+    await page.getByLabel('PCA only').check();
+    await page.getByRole('button', { name: 'Run analysis' }).click();
+    await page.locator('#pca-verdict').waitFor({ timeout: 60000 });
+    assert.equal(await page.locator('#pca-verdict').innerText(), 'Not suitable.');
+    assert.match(await page.locator('#pca-reason').innerText(), /KMO/);
+    await page.locator('#no-ranking').waitFor();
+    await page.locator('#no-map').waitFor();
+    await page.locator('#no-chart').waitFor();
+    assert.equal(await page.locator('#itn-form').count(), 0, 'no bed-net form without a composite ranking');
+    await screenshot(page, 'dataset-02-pca-not-suitable', { fullPage: true });
+  });
+
   await t.test('deleting asks first; once deleted, its analysis is gone too', async () => {
     await page.goto(`${BASE}/#/datasets`);
     await page.getByRole('button', { name: 'Delete Gombe tiny' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
     assert.equal(await page.locator('#datasets-table tbody tr').count(), 1);
     await page.getByRole('button', { name: 'Delete Gombe tiny' }).click();
-    await screenshot(page, 'dataset-02-confirm-delete');
+    await screenshot(page, 'dataset-03-confirm-delete');
     await page.getByRole('dialog').getByRole('button', { name: 'Delete dataset' }).click();
     await page.locator('.empty', { hasText: 'No datasets yet' }).waitFor();
     await page.goto(analysisUrl);
