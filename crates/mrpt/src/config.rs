@@ -47,6 +47,21 @@ pub struct ServeConfig {
     /// Whether responses carry `X-Served-By: <instance>/<worker>`.
     #[arg(long, env = "MRPT_SERVED_BY", value_enum, default_value_t = Switch::On)]
     pub served_by: Switch,
+
+    /// Worker processes sharing the port (SO_REUSEPORT), restarted when they
+    /// die. 1 serves from this process.
+    #[arg(long, env = "MRPT_WORKERS", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub workers: u16,
+
+    /// How long a stopping server waits for requests in flight (SIGTERM).
+    #[arg(long, env = "MRPT_DRAIN_TIMEOUT", default_value = "30", value_parser = parse_duration)]
+    #[serde(serialize_with = "as_seconds")]
+    pub drain_timeout: Duration,
+
+    /// Set by the supervisor for its workers: the resolved address to share.
+    #[arg(long, hide = true)]
+    #[serde(skip)]
+    pub worker_bind: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]

@@ -13,4 +13,5 @@ pub mod principal;
 pub mod security;
 pub mod serve;
 pub mod store;
+pub mod supervisor;
 pub mod token;

@@ -1,14 +1,19 @@
 //! The Prometheus recorder of this process and the descriptions of the
 //! metrics that API.md promises.
 
+use crate::config::ServeConfig;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Request latency buckets in seconds, from sub-millisecond reads to slow uploads.
 const LATENCY_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
-pub fn install() -> anyhow::Result<PrometheusHandle> {
+/// Installs this process's recorder; every series carries the instance and
+/// worker, since each worker process counts only its own requests.
+pub fn install(config: &ServeConfig) -> anyhow::Result<PrometheusHandle> {
     let recorder = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Suffix("duration_seconds".into()), LATENCY_BUCKETS)?
+        .add_global_label("instance", config.instance_name())
+        .add_global_label("worker", std::process::id().to_string())
         .build_recorder();
     let handle = recorder.handle();
     metrics::set_global_recorder(recorder)?;

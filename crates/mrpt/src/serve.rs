@@ -1,5 +1,6 @@
 //! `mrpt serve`: opens the stores, checks them, and serves until SIGTERM or
-//! Ctrl-C, finishing the requests in flight.
+//! Ctrl-C, finishing the requests in flight (for at most the drain timeout).
+//! With `--workers N` this process supervises N workers instead.
 
 use crate::config::ServeConfig;
 use crate::http::{router, AppState, Stores};
@@ -9,8 +10,13 @@ use anyhow::Context;
 use std::sync::Arc;
 
 pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
-    let metrics = crate::metrics::install()?;
-    tracing::info!(configuration = %serde_json::to_string(&config)?, "mrpt serve starting");
+    if config.worker_bind.is_none() {
+        tracing::info!(configuration = %serde_json::to_string(&config)?, "mrpt serve starting");
+        if config.workers > 1 {
+            return crate::supervisor::run(&config).await;
+        }
+    }
+    let metrics = crate::metrics::install(&config)?;
 
     tokio::fs::create_dir_all(&config.data_dir)
         .await
@@ -21,13 +27,47 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let files = DirFileStore::open(&config.data_dir.join("files")).await.context("cannot open the file store")?;
     let app = AppState::new(&config, Stores { state: Arc::new(state), files: Arc::new(files) }, metrics);
 
-    let listener = tokio::net::TcpListener::bind(config.bind)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.bind))?;
-    tracing::info!(address = %listener.local_addr()?, "mrpt serve listening");
-    axum::serve(listener, router(app)).with_graceful_shutdown(shutdown_signal()).await?;
+    let listener = listen(&config).await?;
+    if config.worker_bind.is_some() {
+        // The supervisor announces the server once every worker listens.
+        println!("{}", crate::supervisor::READY_LINE);
+        tracing::info!(worker = std::process::id(), "worker listening");
+    } else {
+        tracing::info!(address = %listener.local_addr()?, "mrpt serve listening");
+    }
+    let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, router(app)).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = stopping_tx.send(true);
+    });
+    // Requests still running when the drain timeout ends are cut off.
+    let deadline = async {
+        let mut stopping = stopping_rx;
+        let _ = stopping.wait_for(|stopping| *stopping).await;
+        tokio::time::sleep(config.drain_timeout).await;
+    };
+    tokio::select! {
+        served = server => served?,
+        _ = deadline => tracing::error!("requests still in flight after the drain timeout were cut off"),
+    }
     tracing::info!("mrpt serve stopped");
     Ok(())
+}
+
+/// A worker shares the supervisor's port; a lone server binds its own.
+async fn listen(config: &ServeConfig) -> anyhow::Result<tokio::net::TcpListener> {
+    match config.worker_bind {
+        Some(address) => {
+            // A worker must not outlive its supervisor, even one killed outright.
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)?;
+            let socket = crate::supervisor::reuse_port_socket(address)?;
+            socket.listen(1024)?;
+            Ok(tokio::net::TcpListener::from_std(socket.into())?)
+        }
+        None => tokio::net::TcpListener::bind(config.bind)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.bind)),
+    }
 }
 
 async fn shutdown_signal() {
