@@ -36,7 +36,11 @@ pub(crate) fn fit(columns: &[Vec<f64>]) -> PcaFit {
     let r = z.tr_mul(&z) / n as f64;
     let eigen = SymmetricEigen::new(r.clone());
     let det: f64 = eigen.eigenvalues.iter().product();
-    if det.is_nan() || det <= 0.0 {
+    // An eigenvalue within rounding error of 0 (numpy's rank tolerance) means R is singular even
+    // if rounding left its determinant a hair above 0; otherwise row order could decide.
+    let largest = eigen.eigenvalues.max();
+    let smallest = eigen.eigenvalues.min();
+    if det.is_nan() || det <= 0.0 || smallest <= largest * p as f64 * f64::EPSILON {
         return PcaFit::unsuitable(
             "The variables are perfectly correlated (the correlation matrix is singular), so PCA cannot be used.".into(),
             None,
