@@ -157,14 +157,14 @@ pub fn analyse(
         variables.push(VariableInfo { name: column.name.clone(), direction, imputed });
     }
 
-    let codes = table.ward_codes();
+    let codes: Vec<_> = (0..table.row_count()).map(|r| table.ward_code(r)).collect();
     let ranked = |scores: &[f64]| -> Vec<Ranked> {
         order_by_score(scores)
             .into_iter()
             .enumerate()
             .map(|(i, row)| Ranked {
                 ward: names[row].clone(),
-                ward_code: codes[row].clone(),
+                ward_code: codes[row].as_deref().map(str::to_owned),
                 score: scores[row],
                 rank: i + 1,
                 category: category(i + 1, scores.len()),

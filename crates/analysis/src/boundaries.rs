@@ -74,9 +74,8 @@ impl Boundaries {
     /// For each table row, the index of its feature (see [`Boundaries::match_wards`]).
     pub fn match_rows(&self, table: &WardTable) -> Vec<Option<usize>> {
         let ward = &table.columns()[table.ward_column()];
-        let names: Vec<Option<String>> = (0..table.row_count()).map(|r| ward.text(r)).collect();
-        let codes = table.ward_codes();
-        self.match_wards(codes.iter().map(Option::as_deref).zip(names.iter().map(Option::as_deref)))
+        let names: Vec<_> = (0..table.row_count()).map(|r| (table.ward_code(r), ward.text(r))).collect();
+        self.match_wards(names.iter().map(|(code, name)| (code.as_deref(), name.as_deref())))
     }
 
     /// For each ward given as (code, name), the index of its feature: by ward code when both the

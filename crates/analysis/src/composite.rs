@@ -43,13 +43,14 @@ pub(crate) fn composite_scores(normalised: &[Vec<f64>], models: &[Vec<usize>]) -
 }
 
 fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    if values.len() % 2 == 1 {
-        values[mid]
-    } else {
-        (values[mid - 1] + values[mid]) / 2.0
+    let odd = values.len() % 2 == 1;
+    let (below, upper, _) = values.select_nth_unstable_by(values.len() / 2, f64::total_cmp);
+    if odd {
+        return *upper;
     }
+    // An even count: the mean of the two middle values, the lower one being the largest below.
+    let lower = below.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (lower + *upper) / 2.0
 }
 
 #[cfg(test)]
