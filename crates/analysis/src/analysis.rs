@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::boundaries::{row_neighbours, Boundaries};
 use crate::composite::{composite_scores, models};
 use crate::impute::{impute_mean, impute_spatial, Imputation};
-use crate::normalise::{default_direction, normalise, Direction, Inversion, NotFinite};
+use crate::normalise::{default_direction, normalise, Direction, Inversion, ScaleError};
 use crate::pca;
 use crate::rank::{category, order_by_score, Category};
 use crate::select::{resolve, select, SelectionError};
@@ -184,12 +184,15 @@ pub fn analyse(
                         v.name
                     ));
                 }
-                normalised.push(normalise(x, v.direction, inversion).map_err(|NotFinite| AnalysisError::InvalidVariables {
+                normalised.push(normalise(x, v.direction, inversion).map_err(|e| AnalysisError::InvalidVariables {
                     variable: Some(v.name.clone()),
-                    message: format!(
-                        "\"{}\" has a value of -1e-10, which the reciprocal inversion cannot use; choose the \"complement\" inversion.",
-                        v.name
-                    ),
+                    message: match e {
+                        ScaleError::Reciprocal => format!(
+                            "\"{}\" has a value of -1e-10, which the reciprocal inversion cannot use; choose the \"complement\" inversion.",
+                            v.name
+                        ),
+                        ScaleError::Overflow => format!("\"{}\" has values too far apart to scale; check the column for wrong entries.", v.name),
+                    },
                 })?);
             }
             let models = models(normalised.len());

@@ -9,8 +9,8 @@ use crate::table::{WardTable, WARD_CODE_COLUMN_NAMES, WARD_COLUMN_NAMES};
 
 /// At most this many entries in a zipped shapefile; a real one has a handful.
 const MAX_ZIP_ENTRIES: usize = 1_000;
-/// At most this many bytes once a zipped shapefile is unpacked.
-const MAX_UNZIPPED_BYTES: u64 = 512 * 1024 * 1024;
+/// At most this many bytes once a zipped shapefile is unpacked (a state's wards take a few MiB).
+const MAX_UNZIPPED_BYTES: u64 = 256 * 1024 * 1024;
 /// Shapefiles compress a few times at most; a higher ratio is the mark of a zip bomb.
 const MAX_COMPRESSION_RATIO: u64 = 100;
 
@@ -232,6 +232,9 @@ fn read_zipped_shapefile(bytes: &[u8]) -> Result<Vec<Feature>, BoundaryError> {
         let mut data = Vec::new();
         // The declared size may lie: the reader is capped whatever the header says.
         (&mut entry).take(allowed + 1).read_to_end(&mut data).map_err(|e| BoundaryError::Zip(e.to_string()))?;
+        if data.len() as u64 > MAX_COMPRESSION_RATIO * entry.compressed_size().max(1024) {
+            return Err(BoundaryError::UnsafeZip(format!("the entry \"{name}\" is compressed suspiciously well")));
+        }
         total += data.len() as u64;
         if total > MAX_UNZIPPED_BYTES {
             return Err(BoundaryError::UnsafeZip(format!("it unpacks to more than {} MiB", MAX_UNZIPPED_BYTES >> 20)));

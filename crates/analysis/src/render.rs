@@ -66,7 +66,8 @@ fn svg_open(out: &mut String, height: f64, title: &str) {
     );
 }
 
-/// A choropleth of the composite categories; `None` when no ward of the analysis has a shape.
+/// A choropleth of the composite categories; `None` when no ward of the analysis has a shape
+/// (or the shapes have no points).
 pub fn map_svg(boundaries: &Boundaries, outcome: &AnalysisOutcome, title: &str) -> Option<String> {
     let wards = outcome.composite.as_ref().map(|c| c.wards.as_slice()).unwrap_or_default();
     let feature_of = boundaries.match_wards(wards.iter().map(|w| (w.ward_code.as_deref(), Some(w.ward.as_str()))));
@@ -90,6 +91,9 @@ pub fn map_svg(boundaries: &Boundaries, outcome: &AnalysisOutcome, title: &str) 
     }
     // Longitude degrees shrink towards the poles: scale them by the cosine of the middle latitude
     // when the coordinates look like degrees, so the state keeps its shape.
+    if !(min_x <= max_x && min_y <= max_y) {
+        return None;
+    }
     let degrees = min_x >= -180.0 && max_x <= 180.0 && min_y >= -90.0 && max_y <= 90.0;
     let x_factor = if degrees { ((min_y + max_y) / 2.0).to_radians().cos() } else { 1.0 };
     let span_x = ((max_x - min_x) * x_factor).max(f64::MIN_POSITIVE);
