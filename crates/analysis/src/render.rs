@@ -1,4 +1,4 @@
-//! Self-contained SVG pictures of an analysis: the choropleth map of composite categories and the top-20 bar chart.
+//! Self-contained SVG pictures of an analysis: the choropleth map of risk categories and the top-20 bar chart.
 
 use std::fmt::Write;
 
@@ -66,10 +66,21 @@ fn svg_open(out: &mut String, height: f64, title: &str) {
     );
 }
 
-/// A choropleth of the composite categories; `None` when no ward of the analysis has a shape
-/// (or the shapes have no points).
+/// The ranking pictures show: composite, else PCA for an analysis that has only a PCA ranking.
+fn leading_ranking(outcome: &AnalysisOutcome) -> (&[Ranked], &'static str) {
+    let composite = outcome.composite.as_ref().map(|c| c.wards.as_slice()).unwrap_or_default();
+    let pca = outcome.pca.as_ref().map(|p| p.wards.as_slice()).unwrap_or_default();
+    if composite.is_empty() && !pca.is_empty() {
+        (pca, "PCA")
+    } else {
+        (composite, "composite")
+    }
+}
+
+/// A choropleth of the composite categories (PCA ones for a PCA-only analysis); `None` when no
+/// ward of the analysis has a shape (or the shapes have no points).
 pub fn map_svg(boundaries: &Boundaries, outcome: &AnalysisOutcome, title: &str) -> Option<String> {
-    let wards = outcome.composite.as_ref().map(|c| c.wards.as_slice()).unwrap_or_default();
+    let (wards, kind) = leading_ranking(outcome);
     let feature_of = boundaries.match_wards(wards.iter().map(|w| (w.ward_code.as_deref(), Some(w.ward.as_str()))));
     let mut ward_of_feature: Vec<Option<&Ranked>> = vec![None; boundaries.features().len()];
     for (w, f) in wards.iter().zip(&feature_of) {
@@ -110,7 +121,7 @@ pub fn map_svg(boundaries: &Boundaries, outcome: &AnalysisOutcome, title: &str) 
     svg_open(&mut out, height, title);
     let _ = write!(
         out,
-        r##"<text x="{MARGIN}" y="44" font-size="30" font-weight="700" fill="#222">{}</text><text x="{MARGIN}" y="76" font-size="19" fill="#555">Composite malaria risk by ward</text>"##,
+        r##"<text x="{MARGIN}" y="44" font-size="30" font-weight="700" fill="#222">{}</text><text x="{MARGIN}" y="76" font-size="19" fill="#555">Malaria risk by ward ({kind} score)</text>"##,
         escape(&shorten(title, 60))
     );
     let _ = write!(out, r##"<g stroke="#ffffff" stroke-width="0.6" stroke-linejoin="round" fill-rule="evenodd">"##);
@@ -160,7 +171,7 @@ pub fn map_svg(boundaries: &Boundaries, outcome: &AnalysisOutcome, title: &str) 
     if ward_of_feature.iter().any(Option::is_none) {
         entries.push((NO_DATA, "No data".to_owned()));
     }
-    let _ = write!(out, r##"<text x="{MARGIN}" y="{:.0}" font-size="19" font-weight="600" fill="#222">Risk category (composite rank)</text>"##, legend_top + 20.0);
+    let _ = write!(out, r##"<text x="{MARGIN}" y="{:.0}" font-size="19" font-weight="600" fill="#222">Risk category ({kind} rank)</text>"##, legend_top + 20.0);
     let column = (WIDTH - 2.0 * MARGIN) / 4.0;
     for (i, (fill, text)) in entries.iter().enumerate() {
         let x = MARGIN + i as f64 * column;
@@ -179,9 +190,7 @@ pub fn map_svg(boundaries: &Boundaries, outcome: &AnalysisOutcome, title: &str) 
 
 /// A horizontal bar chart of the 20 highest-risk wards (composite, else PCA).
 pub fn chart_svg(outcome: &AnalysisOutcome, title: &str) -> String {
-    let composite = outcome.composite.as_ref().map(|c| c.wards.as_slice()).unwrap_or_default();
-    let pca = outcome.pca.as_ref().map(|p| p.wards.as_slice()).unwrap_or_default();
-    let (wards, kind) = if composite.is_empty() { (pca, "PCA") } else { (composite, "composite") };
+    let (wards, kind) = leading_ranking(outcome);
     let top: Vec<&Ranked> = wards.iter().take(20).collect();
 
     let header = 110.0;
@@ -320,6 +329,10 @@ mod tests {
         let (b, _) = setup(&["A", "B", "C"]);
         let (_, other) = setup(&["X", "Y", "Z"]);
         assert!(map_svg(&b, &other, "t").is_none());
+        // An unsuitable PCA-only analysis has no ranking to draw.
+        let (b, mut pca_only) = setup(&["A", "B", "C"]);
+        pca_only.composite = None;
+        assert!(map_svg(&b, &pca_only, "t").is_none());
     }
 
     #[test]
