@@ -171,14 +171,14 @@ pub fn map_svg(boundaries: &Boundaries, outcome: &AnalysisOutcome, title: &str) 
     if ward_of_feature.iter().any(Option::is_none) {
         entries.push((NO_DATA, "No data".to_owned()));
     }
-    let _ = write!(out, r##"<text x="{MARGIN}" y="{:.0}" font-size="19" font-weight="600" fill="#222">Risk category ({kind} rank)</text>"##, legend_top + 20.0);
+    let _ = write!(out, r##"<text x="{MARGIN}" y="{:.0}" font-size="21" font-weight="600" fill="#222">Risk category ({kind} rank)</text>"##, legend_top + 20.0);
     let column = (WIDTH - 2.0 * MARGIN) / 4.0;
     for (i, (fill, text)) in entries.iter().enumerate() {
         let x = MARGIN + i as f64 * column;
         let y = legend_top + 40.0;
         let _ = write!(
             out,
-            r##"<rect x="{x:.0}" y="{y:.0}" width="30" height="30" rx="4" fill="{fill}" stroke="#888" stroke-width="0.8"/><text x="{:.0}" y="{:.0}" font-size="19" fill="#222">{}</text>"##,
+            r##"<rect x="{x:.0}" y="{y:.0}" width="32" height="32" rx="4" fill="{fill}" stroke="#888" stroke-width="0.8"/><text x="{:.0}" y="{:.0}" font-size="21" fill="#222">{}</text>"##,
             x + 40.0,
             y + 22.0,
             escape(text)
@@ -194,7 +194,7 @@ pub fn chart_svg(outcome: &AnalysisOutcome, title: &str) -> String {
     let top: Vec<&Ranked> = wards.iter().take(20).collect();
 
     let header = 110.0;
-    let row = 36.0;
+    let row = 40.0;
     let label_width = 320.0;
     let bar_left = MARGIN + label_width + 12.0;
     let bar_space = WIDTH - bar_left - MARGIN - 80.0;
@@ -221,7 +221,7 @@ pub fn chart_svg(outcome: &AnalysisOutcome, title: &str) -> String {
         let x = x_of(v);
         let _ = write!(
             out,
-            r##"<line x1="{x:.1}" y1="{:.0}" x2="{x:.1}" y2="{axis_y:.0}" stroke="#e3e3e3"/><text x="{x:.1}" y="{:.0}" font-size="16" fill="#555" text-anchor="middle">{v:.decimals$}</text>"##,
+            r##"<line x1="{x:.1}" y1="{:.0}" x2="{x:.1}" y2="{axis_y:.0}" stroke="#e3e3e3"/><text x="{x:.1}" y="{:.0}" font-size="18" fill="#555" text-anchor="middle">{v:.decimals$}</text>"##,
             header - 10.0,
             axis_y + 22.0
         );
@@ -231,7 +231,7 @@ pub fn chart_svg(outcome: &AnalysisOutcome, title: &str) -> String {
         let (x0, x1) = (x_of(w.score.min(0.0)), x_of(w.score.max(0.0)));
         let _ = write!(
             out,
-            r##"<g><title>{}: score {:.3}, rank {} ({})</title><text x="{:.0}" y="{:.0}" font-size="18" fill="#222" text-anchor="end">{}. {}</text><rect x="{x0:.1}" y="{:.0}" width="{:.1}" height="{:.0}" rx="3" fill="{}"/><text x="{:.1}" y="{:.0}" font-size="16" fill="#444">{:.3}</text></g>"##,
+            r##"<g><title>{}: score {:.3}, rank {} ({})</title><text x="{:.0}" y="{:.0}" font-size="21" fill="#222" text-anchor="end">{}. {}</text><rect x="{x0:.1}" y="{:.0}" width="{:.1}" height="{:.0}" rx="3" fill="{}"/><text x="{:.1}" y="{:.0}" font-size="19" fill="#444">{:.3}</text></g>"##,
             escape(&w.ward),
             w.score,
             w.rank,
@@ -239,7 +239,7 @@ pub fn chart_svg(outcome: &AnalysisOutcome, title: &str) -> String {
             MARGIN + label_width,
             y + row * 0.65,
             w.rank,
-            escape(&shorten(&w.ward, 28)),
+            escape(&shorten(&w.ward, 26)),
             y + 5.0,
             (x1 - x0).max(1.0),
             row - 10.0,
