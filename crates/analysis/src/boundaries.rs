@@ -149,8 +149,8 @@ pub(crate) fn row_neighbours(feature_of_row: &[Option<usize>], feature_neighbour
 }
 
 /// The first property whose key is one of `names` (case-insensitive), as text.
-fn property<'a>(keys_values: impl Iterator<Item = (&'a str, Option<String>)> + Clone, names: &[&str]) -> Option<String> {
-    names.iter().find_map(|n| keys_values.clone().find(|(k, _)| k.eq_ignore_ascii_case(n)).and_then(|(_, v)| v))
+fn property<K: AsRef<str>>(props: &[(K, Option<String>)], names: &[&str]) -> Option<String> {
+    names.iter().find_map(|n| props.iter().find(|(k, _)| k.as_ref().eq_ignore_ascii_case(n)).and_then(|(_, v)| v.clone()))
 }
 
 fn json_text(v: &serde_json::Value) -> Option<String> {
@@ -184,8 +184,8 @@ fn read_geojson(bytes: &[u8]) -> Result<Vec<Feature>, BoundaryError> {
                 Some(other) => return Err(BoundaryError::NotPolygon { feature: i + 1, kind: other.type_name().into() }),
             };
             Ok(Feature {
-                name: property(props.iter().cloned(), &WARD_COLUMN_NAMES),
-                code: property(props.iter().cloned(), &WARD_CODE_COLUMN_NAMES),
+                name: property(&props, &WARD_COLUMN_NAMES),
+                code: property(&props, &WARD_CODE_COLUMN_NAMES),
                 polygons,
             })
         })
@@ -274,10 +274,9 @@ fn read_shapefile(shp: &[u8], dbf: &[u8], shx: Option<&[u8]>) -> Result<Vec<Feat
             other => return Err(BoundaryError::NotPolygon { feature: i + 1, kind: other.shapetype().to_string() }),
         };
         let props: Vec<(String, Option<String>)> = record.into_iter().map(|(k, v)| (k, dbf_text(v))).collect();
-        let props = props.iter().map(|(k, v)| (k.as_str(), v.clone()));
         features.push(Feature {
-            name: property(props.clone(), &WARD_COLUMN_NAMES),
-            code: property(props, &WARD_CODE_COLUMN_NAMES),
+            name: property(&props, &WARD_COLUMN_NAMES),
+            code: property(&props, &WARD_CODE_COLUMN_NAMES),
             polygons,
         });
     }
