@@ -81,11 +81,13 @@ pub enum Cell<'a> {
 }
 
 /// One column of the table: its name, kind, how many cells are missing, and its values.
-#[derive(Clone, Debug)]
+/// It serialises as API.md's column summary, `{"name", "kind", "missing"}`.
+#[derive(Clone, Debug, Serialize)]
 pub struct Column {
     pub name: String,
     pub kind: ColumnKind,
     pub missing: usize,
+    #[serde(skip)]
     values: Values,
 }
 
@@ -649,6 +651,13 @@ mod tests {
         let w: Vec<Cell> = (0..5).map(|r| t.cell(r, 2)).collect();
         assert_eq!(w, [Cell::Text("1"), Cell::Text("2"), Cell::Text("3"), Cell::Text("4"), Cell::Text("y")]);
         assert_eq!((t.columns()[1].missing, t.columns()[2].missing), (1, 0));
+    }
+
+    #[test]
+    fn column_summary_json() {
+        let t = csv("WardName,v\na,NA\n").unwrap();
+        let json = serde_json::to_string(t.columns()).unwrap();
+        assert_eq!(json, r#"[{"name":"WardName","kind":"text","missing":0},{"name":"v","kind":"numeric","missing":1}]"#);
     }
 
     #[test]
