@@ -1,5 +1,6 @@
 //! The analysis request, its result, and the pipeline that joins selection, imputation, composite and PCA.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -7,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::boundaries::{row_neighbours, Boundaries};
 use crate::composite::{composite_scores, models};
 use crate::impute::{impute_mean, impute_spatial, Imputation};
-use crate::normalise::{default_direction, normalise, Direction, Inversion, NotFinite};
+use crate::normalise::{default_direction, normalise, Direction, Inversion, ScaleError};
 use crate::pca;
 use crate::rank::{category, order_by_score, Category};
 use crate::select::{resolve, select, SelectionError};
@@ -157,20 +158,8 @@ pub fn analyse(
         variables.push(VariableInfo { name: column.name.clone(), direction, imputed });
     }
 
-    let codes = table.ward_codes();
-    let ranked = |scores: &[f64]| -> Vec<Ranked> {
-        order_by_score(scores)
-            .into_iter()
-            .enumerate()
-            .map(|(i, row)| Ranked {
-                ward: names[row].clone(),
-                ward_code: codes[row].clone(),
-                score: scores[row],
-                rank: i + 1,
-                category: category(i + 1, scores.len()),
-            })
-            .collect()
-    };
+    let mut labels: Vec<(String, Option<String>)> =
+        names.into_iter().enumerate().map(|(row, name)| (name, table.ward_code(row).map(Cow::into_owned))).collect();
 
     let composite = match method {
         Method::Pca => None,
@@ -184,19 +173,22 @@ pub fn analyse(
                         v.name
                     ));
                 }
-                normalised.push(normalise(x, v.direction, inversion).map_err(|NotFinite| AnalysisError::InvalidVariables {
+                normalised.push(normalise(x, v.direction, inversion).map_err(|e| AnalysisError::InvalidVariables {
                     variable: Some(v.name.clone()),
-                    message: format!(
-                        "\"{}\" has a value of -1e-10, which the reciprocal inversion cannot use; choose the \"complement\" inversion.",
-                        v.name
-                    ),
+                    message: match e {
+                        ScaleError::Reciprocal => format!(
+                            "\"{}\" has a value of -1e-10, which the reciprocal inversion cannot use; choose the \"complement\" inversion.",
+                            v.name
+                        ),
+                        ScaleError::Overflow => format!("\"{}\" has values too far apart to scale; check the column for wrong entries.", v.name),
+                    },
                 })?);
             }
             let models = models(normalised.len());
             let scores = composite_scores(&normalised, &models);
             Some(CompositeResult {
                 models: models.iter().map(|m| m.iter().map(|&v| variables[v].name.clone()).collect()).collect(),
-                wards: ranked(&scores),
+                wards: ranked(&scores, &mut labels, method == Method::Composite),
             })
         }
     };
@@ -211,12 +203,26 @@ pub fn analyse(
                 kmo: fit.kmo,
                 bartlett_p: fit.bartlett_p,
                 explained_variance_ratio: fit.explained_variance_ratio,
-                wards: fit.scores.as_deref().map(ranked).unwrap_or_default(),
+                wards: fit.scores.as_deref().map(|s| ranked(s, &mut labels, true)).unwrap_or_default(),
             })
         }
     };
 
     Ok(AnalysisOutcome { method, variables, dropped: selection.dropped, warnings, unmatched_wards, composite, pca })
+}
+
+/// The wards sorted by score with their ranks and categories. `labels` holds each row's name
+/// and code; the last ranking of an analysis takes them (`take`) instead of copying, which
+/// saves thousands of small allocations on a large table.
+fn ranked(scores: &[f64], labels: &mut [(String, Option<String>)], take: bool) -> Vec<Ranked> {
+    order_by_score(scores)
+        .into_iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let (ward, ward_code) = if take { std::mem::take(&mut labels[row]) } else { labels[row].clone() };
+            Ranked { ward, ward_code, score: scores[row], rank: i + 1, category: category(i + 1, scores.len()) }
+        })
+        .collect()
 }
 
 #[cfg(test)]

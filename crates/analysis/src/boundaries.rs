@@ -9,8 +9,8 @@ use crate::table::{WardTable, WARD_CODE_COLUMN_NAMES, WARD_COLUMN_NAMES};
 
 /// At most this many entries in a zipped shapefile; a real one has a handful.
 const MAX_ZIP_ENTRIES: usize = 1_000;
-/// At most this many bytes once a zipped shapefile is unpacked.
-const MAX_UNZIPPED_BYTES: u64 = 512 * 1024 * 1024;
+/// At most this many bytes once a zipped shapefile is unpacked (a state's wards take a few MiB).
+const MAX_UNZIPPED_BYTES: u64 = 256 * 1024 * 1024;
 /// Shapefiles compress a few times at most; a higher ratio is the mark of a zip bomb.
 const MAX_COMPRESSION_RATIO: u64 = 100;
 
@@ -74,9 +74,8 @@ impl Boundaries {
     /// For each table row, the index of its feature (see [`Boundaries::match_wards`]).
     pub fn match_rows(&self, table: &WardTable) -> Vec<Option<usize>> {
         let ward = &table.columns()[table.ward_column()];
-        let names: Vec<Option<String>> = (0..table.row_count()).map(|r| ward.text(r)).collect();
-        let codes = table.ward_codes();
-        self.match_wards(codes.iter().map(Option::as_deref).zip(names.iter().map(Option::as_deref)))
+        let names: Vec<_> = (0..table.row_count()).map(|r| (table.ward_code(r), ward.text(r))).collect();
+        self.match_wards(names.iter().map(|(code, name)| (code.as_deref(), name.as_deref())))
     }
 
     /// For each ward given as (code, name), the index of its feature: by ward code when both the
@@ -150,8 +149,8 @@ pub(crate) fn row_neighbours(feature_of_row: &[Option<usize>], feature_neighbour
 }
 
 /// The first property whose key is one of `names` (case-insensitive), as text.
-fn property<'a>(keys_values: impl Iterator<Item = (&'a str, Option<String>)> + Clone, names: &[&str]) -> Option<String> {
-    names.iter().find_map(|n| keys_values.clone().find(|(k, _)| k.eq_ignore_ascii_case(n)).and_then(|(_, v)| v))
+fn property<K: AsRef<str>>(props: &[(K, Option<String>)], names: &[&str]) -> Option<String> {
+    names.iter().find_map(|n| props.iter().find(|(k, _)| k.as_ref().eq_ignore_ascii_case(n)).and_then(|(_, v)| v.clone()))
 }
 
 fn json_text(v: &serde_json::Value) -> Option<String> {
@@ -185,8 +184,8 @@ fn read_geojson(bytes: &[u8]) -> Result<Vec<Feature>, BoundaryError> {
                 Some(other) => return Err(BoundaryError::NotPolygon { feature: i + 1, kind: other.type_name().into() }),
             };
             Ok(Feature {
-                name: property(props.iter().cloned(), &WARD_COLUMN_NAMES),
-                code: property(props.iter().cloned(), &WARD_CODE_COLUMN_NAMES),
+                name: property(&props, &WARD_COLUMN_NAMES),
+                code: property(&props, &WARD_CODE_COLUMN_NAMES),
                 polygons,
             })
         })
@@ -233,6 +232,9 @@ fn read_zipped_shapefile(bytes: &[u8]) -> Result<Vec<Feature>, BoundaryError> {
         let mut data = Vec::new();
         // The declared size may lie: the reader is capped whatever the header says.
         (&mut entry).take(allowed + 1).read_to_end(&mut data).map_err(|e| BoundaryError::Zip(e.to_string()))?;
+        if data.len() as u64 > MAX_COMPRESSION_RATIO * entry.compressed_size().max(1024) {
+            return Err(BoundaryError::UnsafeZip(format!("the entry \"{name}\" is compressed suspiciously well")));
+        }
         total += data.len() as u64;
         if total > MAX_UNZIPPED_BYTES {
             return Err(BoundaryError::UnsafeZip(format!("it unpacks to more than {} MiB", MAX_UNZIPPED_BYTES >> 20)));
@@ -272,10 +274,9 @@ fn read_shapefile(shp: &[u8], dbf: &[u8], shx: Option<&[u8]>) -> Result<Vec<Feat
             other => return Err(BoundaryError::NotPolygon { feature: i + 1, kind: other.shapetype().to_string() }),
         };
         let props: Vec<(String, Option<String>)> = record.into_iter().map(|(k, v)| (k, dbf_text(v))).collect();
-        let props = props.iter().map(|(k, v)| (k.as_str(), v.clone()));
         features.push(Feature {
-            name: property(props.clone(), &WARD_COLUMN_NAMES),
-            code: property(props, &WARD_CODE_COLUMN_NAMES),
+            name: property(&props, &WARD_COLUMN_NAMES),
+            code: property(&props, &WARD_CODE_COLUMN_NAMES),
             polygons,
         });
     }

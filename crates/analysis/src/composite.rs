@@ -32,10 +32,15 @@ fn combinations(n: usize, size: usize) -> Vec<Vec<usize>> {
 pub(crate) fn composite_scores(normalised: &[Vec<f64>], models: &[Vec<usize>]) -> Vec<f64> {
     let n = normalised.first().map_or(0, Vec::len);
     let mut model_scores = vec![0.0; models.len()];
+    // The ward's values side by side, so the models read them from one small buffer.
+    let mut values = vec![0.0; normalised.len()];
     (0..n)
         .map(|ward| {
+            for (value, column) in values.iter_mut().zip(normalised) {
+                *value = column[ward];
+            }
             for (score, model) in model_scores.iter_mut().zip(models) {
-                *score = model.iter().map(|&v| normalised[v][ward]).sum::<f64>() / model.len() as f64;
+                *score = model.iter().map(|&v| values[v]).sum::<f64>() / model.len() as f64;
             }
             median(&mut model_scores)
         })
@@ -43,7 +48,8 @@ pub(crate) fn composite_scores(normalised: &[Vec<f64>], models: &[Vec<usize>]) -
 }
 
 fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
+    // At most 26 values: a full sort of so few is as quick as a selection.
+    values.sort_unstable_by(f64::total_cmp);
     let mid = values.len() / 2;
     if values.len() % 2 == 1 {
         values[mid]

@@ -84,9 +84,9 @@ pub struct ItnPlan {
 /// Why a plan could not be made.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ItnError {
-    /// A named column is absent or not numeric (422).
+    /// The column named by request field `field` is absent or not numeric (422).
     #[error("{message}")]
-    UnknownColumn { column: String, message: String },
+    UnknownColumn { field: &'static str, column: String, message: String },
     /// The population column has no value at all (422).
     #[error("The column \"{column}\" has no population figure for any ward, so nets cannot be planned.")]
     NoPopulation { column: String },
@@ -111,14 +111,14 @@ pub fn plan_itn(table: &WardTable, outcome: &AnalysisOutcome, request: &ItnReque
     }
     let composite = outcome.composite.as_ref().ok_or(ItnError::NoComposite)?;
     let population_name = request.population_column.as_deref().unwrap_or("Population");
-    let population = numeric_column(table, population_name)?;
+    let population = numeric_column(table, "population_column", population_name)?;
     let known: Vec<f64> = population.iter().copied().filter(|v| !v.is_nan()).collect();
     if known.is_empty() {
         return Err(ItnError::NoPopulation { column: population_name.to_owned() });
     }
     let mean_population = known.iter().sum::<f64>() / known.len() as f64;
     let urban = match &request.urban_column {
-        Some(name) => Some(numeric_column(table, name)?),
+        Some(name) => Some(numeric_column(table, "urban_column", name)?),
         None => table.find_column("urban_percentage").and_then(|c| table.columns()[c].numbers()),
     };
 
@@ -161,8 +161,8 @@ pub fn plan_itn(table: &WardTable, outcome: &AnalysisOutcome, request: &ItnReque
     Ok(ItnPlan { method: request.method, wards, totals })
 }
 
-fn numeric_column<'t>(table: &'t WardTable, name: &str) -> Result<&'t [f64], ItnError> {
-    let unknown = |message: String| ItnError::UnknownColumn { column: name.to_owned(), message };
+fn numeric_column<'t>(table: &'t WardTable, field: &'static str, name: &str) -> Result<&'t [f64], ItnError> {
+    let unknown = |message: String| ItnError::UnknownColumn { field, column: name.to_owned(), message };
     let c = table.find_column(name).ok_or_else(|| unknown(format!("The table has no column named \"{name}\".")))?;
     match table.columns()[c].kind {
         ColumnKind::Numeric => Ok(table.columns()[c].numbers().unwrap_or(&[])),
@@ -293,9 +293,9 @@ mod tests {
         let err = plan_itn(&t, &out, &request(r#"{"total_nets": 5, "avg_household_size": 0}"#)).unwrap_err();
         assert!(matches!(err, ItnError::InvalidNumber { field: "avg_household_size", .. }));
         let err = plan_itn(&t, &out, &request(r#"{"total_nets": 5, "population_column": "pop"}"#)).unwrap_err();
-        assert!(matches!(err, ItnError::UnknownColumn { .. }));
+        assert!(matches!(err, ItnError::UnknownColumn { field: "population_column", .. }));
         let err = plan_itn(&t, &out, &request(r#"{"total_nets": 5, "urban_column": "WardName"}"#)).unwrap_err();
-        assert!(matches!(err, ItnError::UnknownColumn { .. }));
+        assert!(matches!(err, ItnError::UnknownColumn { field: "urban_column", .. }));
         let t2 = read_table(b"WardName,Population,risk,other\nA,NA,1,2\nB,,2,1\n", TableFormat::Csv).unwrap();
         let err = plan_itn(&t2, &outcome(&t2), &request(r#"{"total_nets": 5}"#)).unwrap_err();
         assert_eq!(err, ItnError::NoPopulation { column: "Population".into() });

@@ -1,4 +1,10 @@
 //! Malaria risk analysis of ward tables: reading, imputation, composite and PCA rankings, bed-net plans.
+//!
+//! Pure functions over bytes and values, as ANALYSIS.md specifies them: [`read_table`] turns an
+//! upload into a [`WardTable`], [`Boundaries::parse`] reads GeoJSON or a zipped shapefile,
+//! [`analyse`] ranks the wards, [`plan_itn`] plans bed nets, and [`export`] and [`render`] turn
+//! results into CSV and SVG. Every error type's `Display` is a sentence meant for the person who
+//! uploaded the data.
 
 mod analysis;
 mod boundaries;

@@ -37,33 +37,41 @@ pub fn default_direction(name: &str) -> Direction {
     }
 }
 
-/// The reciprocal rule made a value infinite or NaN (x = -1e-10).
+/// Why a variable cannot be scaled.
 #[derive(Debug, PartialEq)]
-pub(crate) struct NotFinite;
+pub(crate) enum ScaleError {
+    /// The reciprocal rule made a value infinite or NaN (x = -1e-10).
+    Reciprocal,
+    /// The spread of the values overflows a double.
+    Overflow,
+}
 
 /// Scales `x` (no missing values) into [0, 1] so that 1 is the highest risk.
-pub(crate) fn normalise(x: &[f64], direction: Direction, inversion: Inversion) -> Result<Vec<f64>, NotFinite> {
+pub(crate) fn normalise(x: &[f64], direction: Direction, inversion: Inversion) -> Result<Vec<f64>, ScaleError> {
     match (direction, inversion) {
-        (Direction::Direct, _) => Ok(min_max(x)),
-        (Direction::Inverse, Inversion::Complement) => Ok(min_max(x).into_iter().map(|v| 1.0 - v).collect()),
+        (Direction::Direct, _) => min_max(x),
+        (Direction::Inverse, Inversion::Complement) => Ok(min_max(x)?.into_iter().map(|v| 1.0 - v).collect()),
         (Direction::Inverse, Inversion::Reciprocal) => {
             let y: Vec<f64> = x.iter().map(|v| 1.0 / (v + 1e-10)).collect();
             if y.iter().any(|v| !v.is_finite()) {
-                return Err(NotFinite);
+                return Err(ScaleError::Reciprocal);
             }
-            Ok(min_max(&y))
+            min_max(&y)
         }
     }
 }
 
 /// `(y - min) / (max - min)`, or 0.5 for every ward when all values are equal.
-fn min_max(y: &[f64]) -> Vec<f64> {
+fn min_max(y: &[f64]) -> Result<Vec<f64>, ScaleError> {
     let min = y.iter().copied().fold(f64::INFINITY, f64::min);
     let max = y.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     if min == max {
-        return vec![0.5; y.len()];
+        return Ok(vec![0.5; y.len()]);
     }
-    y.iter().map(|v| (v - min) / (max - min)).collect()
+    if !(max - min).is_finite() {
+        return Err(ScaleError::Overflow);
+    }
+    Ok(y.iter().map(|v| (v - min) / (max - min)).collect())
 }
 
 #[cfg(test)]
@@ -98,7 +106,8 @@ mod tests {
 
     #[test]
     fn reciprocal_refuses_minus_epsilon() {
-        assert_eq!(normalise(&[1.0, -1e-10], Direction::Inverse, Inversion::Reciprocal), Err(NotFinite));
+        assert_eq!(normalise(&[1.0, -1e-10], Direction::Inverse, Inversion::Reciprocal), Err(ScaleError::Reciprocal));
+        assert_eq!(normalise(&[-1e308, 1e308], Direction::Direct, Inversion::Reciprocal), Err(ScaleError::Overflow));
         assert!(normalise(&[1.0, -1e-10], Direction::Inverse, Inversion::Complement).is_ok());
     }
 

@@ -34,9 +34,16 @@ pub(crate) fn fit(columns: &[Vec<f64>]) -> PcaFit {
     let z = standardise(columns);
     // The correlation matrix of the data is the covariance of the standardised data (population sd).
     let r = z.tr_mul(&z) / n as f64;
+    if r.iter().any(|v| !v.is_finite()) {
+        return PcaFit::unsuitable("The values are too large to compute a PCA reliably.".into(), None, None);
+    }
     let eigen = SymmetricEigen::new(r.clone());
     let det: f64 = eigen.eigenvalues.iter().product();
-    if det.is_nan() || det <= 0.0 {
+    // An eigenvalue within rounding error of 0 (numpy's rank tolerance) means R is singular even
+    // if rounding left its determinant a hair above 0; otherwise row order could decide.
+    let largest = eigen.eigenvalues.max();
+    let smallest = eigen.eigenvalues.min();
+    if det.is_nan() || det <= 0.0 || smallest <= largest * p as f64 * f64::EPSILON {
         return PcaFit::unsuitable(
             "The variables are perfectly correlated (the correlation matrix is singular), so PCA cannot be used.".into(),
             None,
@@ -141,6 +148,34 @@ mod tests {
         let x = vec![1.0, 2.0, 3.0, 4.0];
         let fit = fit(&[x.clone(), x.iter().map(|v| v * 2.0).collect(), vec![4.0, 1.0, 3.0, 2.0]]);
         assert!(fit.reason.unwrap().contains("singular"));
+    }
+
+    #[test]
+    fn overflowing_values_are_unsuitable_not_a_panic() {
+        // The sum of the first column overflows, so its mean and standardised values are not finite.
+        let fit = fit(&[vec![1e308, 1e308, 1e308, -1e308], vec![1.0, 2.0, 3.0, 5.0], vec![4.0, 1.0, 3.0, 2.0]]);
+        assert!(fit.reason.unwrap().contains("too large"));
+    }
+
+    #[test]
+    fn bartlett_by_hand() {
+        // Three variables over four wards: x, then y and w built so that R has r_xy = 0.8 and
+        // the other correlations 0, giving det R = 1 - 0.64 = 0.36.
+        // chi2 = -((4 - 1) - (2*3 + 5) / 6) * ln 0.36 = -(3 - 11/6) * ln 0.36, df = 3.
+        let x = vec![1.0, -1.0, 1.0, -1.0];
+        let e = vec![1.0, -1.0, -1.0, 1.0];
+        let w = vec![1.0, 1.0, -1.0, -1.0];
+        let y: Vec<f64> = x.iter().zip(&e).map(|(a, b)| 0.8 * a + 0.6 * b).collect();
+        let z = standardise(&[x, y, w]);
+        let r = z.tr_mul(&z) / 4.0;
+        assert!((r[(0, 1)] - 0.8).abs() < 1e-12 && r[(0, 2)].abs() < 1e-12 && r[(1, 2)].abs() < 1e-12);
+        let chi2 = -(3.0 - 11.0 / 6.0) * 0.36f64.ln();
+        // The chi-squared survival function with 3 degrees of freedom has the closed form
+        // erfc(sqrt(c/2)) + sqrt(2c/pi) exp(-c/2).
+        let want = statrs::function::erf::erfc((chi2 / 2.0).sqrt()) + (2.0 * chi2 / std::f64::consts::PI).sqrt() * (-chi2 / 2.0).exp();
+        let fitted = fit(&[vec![1.0, -1.0, 1.0, -1.0], vec![1.4, -1.4, 0.2, -0.2], vec![1.0, 1.0, -1.0, -1.0]]);
+        // statrs's regularised gamma agrees with the closed form to about 1e-11.
+        assert!((fitted.bartlett_p.unwrap() - want).abs() < 1e-9 * want, "{:?} vs {want}", fitted.bartlett_p);
     }
 
     #[test]

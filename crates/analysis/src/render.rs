@@ -1,4 +1,4 @@
-//! Self-contained SVG pictures of an analysis: the choropleth map of composite categories and the top-20 bar chart.
+//! Self-contained SVG pictures of an analysis: the choropleth map of risk categories and the top-20 bar chart.
 
 use std::fmt::Write;
 
@@ -66,9 +66,21 @@ fn svg_open(out: &mut String, height: f64, title: &str) {
     );
 }
 
-/// A choropleth of the composite categories; `None` when no ward of the analysis has a shape.
+/// The ranking pictures show: composite, else PCA for an analysis that has only a PCA ranking.
+fn leading_ranking(outcome: &AnalysisOutcome) -> (&[Ranked], &'static str) {
+    let composite = outcome.composite.as_ref().map(|c| c.wards.as_slice()).unwrap_or_default();
+    let pca = outcome.pca.as_ref().map(|p| p.wards.as_slice()).unwrap_or_default();
+    if composite.is_empty() && !pca.is_empty() {
+        (pca, "PCA")
+    } else {
+        (composite, "composite")
+    }
+}
+
+/// A choropleth of the composite categories (PCA ones for a PCA-only analysis); `None` when no
+/// ward of the analysis has a shape (or the shapes have no points).
 pub fn map_svg(boundaries: &Boundaries, outcome: &AnalysisOutcome, title: &str) -> Option<String> {
-    let wards = outcome.composite.as_ref().map(|c| c.wards.as_slice()).unwrap_or_default();
+    let (wards, kind) = leading_ranking(outcome);
     let feature_of = boundaries.match_wards(wards.iter().map(|w| (w.ward_code.as_deref(), Some(w.ward.as_str()))));
     let mut ward_of_feature: Vec<Option<&Ranked>> = vec![None; boundaries.features().len()];
     for (w, f) in wards.iter().zip(&feature_of) {
@@ -90,6 +102,9 @@ pub fn map_svg(boundaries: &Boundaries, outcome: &AnalysisOutcome, title: &str) 
     }
     // Longitude degrees shrink towards the poles: scale them by the cosine of the middle latitude
     // when the coordinates look like degrees, so the state keeps its shape.
+    if !(min_x <= max_x && min_y <= max_y) {
+        return None;
+    }
     let degrees = min_x >= -180.0 && max_x <= 180.0 && min_y >= -90.0 && max_y <= 90.0;
     let x_factor = if degrees { ((min_y + max_y) / 2.0).to_radians().cos() } else { 1.0 };
     let span_x = ((max_x - min_x) * x_factor).max(f64::MIN_POSITIVE);
@@ -106,7 +121,7 @@ pub fn map_svg(boundaries: &Boundaries, outcome: &AnalysisOutcome, title: &str) 
     svg_open(&mut out, height, title);
     let _ = write!(
         out,
-        r##"<text x="{MARGIN}" y="44" font-size="30" font-weight="700" fill="#222">{}</text><text x="{MARGIN}" y="76" font-size="19" fill="#555">Composite malaria risk by ward</text>"##,
+        r##"<text x="{MARGIN}" y="44" font-size="30" font-weight="700" fill="#222">{}</text><text x="{MARGIN}" y="76" font-size="19" fill="#555">Malaria risk by ward ({kind} score)</text>"##,
         escape(&shorten(title, 60))
     );
     let _ = write!(out, r##"<g stroke="#ffffff" stroke-width="0.6" stroke-linejoin="round" fill-rule="evenodd">"##);
@@ -156,14 +171,14 @@ pub fn map_svg(boundaries: &Boundaries, outcome: &AnalysisOutcome, title: &str) 
     if ward_of_feature.iter().any(Option::is_none) {
         entries.push((NO_DATA, "No data".to_owned()));
     }
-    let _ = write!(out, r##"<text x="{MARGIN}" y="{:.0}" font-size="19" font-weight="600" fill="#222">Risk category (composite rank)</text>"##, legend_top + 20.0);
+    let _ = write!(out, r##"<text x="{MARGIN}" y="{:.0}" font-size="21" font-weight="600" fill="#222">Risk category ({kind} rank)</text>"##, legend_top + 20.0);
     let column = (WIDTH - 2.0 * MARGIN) / 4.0;
     for (i, (fill, text)) in entries.iter().enumerate() {
         let x = MARGIN + i as f64 * column;
         let y = legend_top + 40.0;
         let _ = write!(
             out,
-            r##"<rect x="{x:.0}" y="{y:.0}" width="30" height="30" rx="4" fill="{fill}" stroke="#888" stroke-width="0.8"/><text x="{:.0}" y="{:.0}" font-size="19" fill="#222">{}</text>"##,
+            r##"<rect x="{x:.0}" y="{y:.0}" width="32" height="32" rx="4" fill="{fill}" stroke="#888" stroke-width="0.8"/><text x="{:.0}" y="{:.0}" font-size="21" fill="#222">{}</text>"##,
             x + 40.0,
             y + 22.0,
             escape(text)
@@ -175,13 +190,11 @@ pub fn map_svg(boundaries: &Boundaries, outcome: &AnalysisOutcome, title: &str) 
 
 /// A horizontal bar chart of the 20 highest-risk wards (composite, else PCA).
 pub fn chart_svg(outcome: &AnalysisOutcome, title: &str) -> String {
-    let composite = outcome.composite.as_ref().map(|c| c.wards.as_slice()).unwrap_or_default();
-    let pca = outcome.pca.as_ref().map(|p| p.wards.as_slice()).unwrap_or_default();
-    let (wards, kind) = if composite.is_empty() { (pca, "PCA") } else { (composite, "composite") };
+    let (wards, kind) = leading_ranking(outcome);
     let top: Vec<&Ranked> = wards.iter().take(20).collect();
 
     let header = 110.0;
-    let row = 36.0;
+    let row = 40.0;
     let label_width = 320.0;
     let bar_left = MARGIN + label_width + 12.0;
     let bar_space = WIDTH - bar_left - MARGIN - 80.0;
@@ -208,7 +221,7 @@ pub fn chart_svg(outcome: &AnalysisOutcome, title: &str) -> String {
         let x = x_of(v);
         let _ = write!(
             out,
-            r##"<line x1="{x:.1}" y1="{:.0}" x2="{x:.1}" y2="{axis_y:.0}" stroke="#e3e3e3"/><text x="{x:.1}" y="{:.0}" font-size="16" fill="#555" text-anchor="middle">{v:.decimals$}</text>"##,
+            r##"<line x1="{x:.1}" y1="{:.0}" x2="{x:.1}" y2="{axis_y:.0}" stroke="#e3e3e3"/><text x="{x:.1}" y="{:.0}" font-size="18" fill="#555" text-anchor="middle">{v:.decimals$}</text>"##,
             header - 10.0,
             axis_y + 22.0
         );
@@ -218,7 +231,7 @@ pub fn chart_svg(outcome: &AnalysisOutcome, title: &str) -> String {
         let (x0, x1) = (x_of(w.score.min(0.0)), x_of(w.score.max(0.0)));
         let _ = write!(
             out,
-            r##"<g><title>{}: score {:.3}, rank {} ({})</title><text x="{:.0}" y="{:.0}" font-size="18" fill="#222" text-anchor="end">{}. {}</text><rect x="{x0:.1}" y="{:.0}" width="{:.1}" height="{:.0}" rx="3" fill="{}"/><text x="{:.1}" y="{:.0}" font-size="16" fill="#444">{:.3}</text></g>"##,
+            r##"<g><title>{}: score {:.3}, rank {} ({})</title><text x="{:.0}" y="{:.0}" font-size="21" fill="#222" text-anchor="end">{}. {}</text><rect x="{x0:.1}" y="{:.0}" width="{:.1}" height="{:.0}" rx="3" fill="{}"/><text x="{:.1}" y="{:.0}" font-size="19" fill="#444">{:.3}</text></g>"##,
             escape(&w.ward),
             w.score,
             w.rank,
@@ -226,7 +239,7 @@ pub fn chart_svg(outcome: &AnalysisOutcome, title: &str) -> String {
             MARGIN + label_width,
             y + row * 0.65,
             w.rank,
-            escape(&shorten(&w.ward, 28)),
+            escape(&shorten(&w.ward, 26)),
             y + 5.0,
             (x1 - x0).max(1.0),
             row - 10.0,
@@ -316,6 +329,10 @@ mod tests {
         let (b, _) = setup(&["A", "B", "C"]);
         let (_, other) = setup(&["X", "Y", "Z"]);
         assert!(map_svg(&b, &other, "t").is_none());
+        // An unsuitable PCA-only analysis has no ranking to draw.
+        let (b, mut pca_only) = setup(&["A", "B", "C"]);
+        pca_only.composite = None;
+        assert!(map_svg(&b, &pca_only, "t").is_none());
     }
 
     #[test]

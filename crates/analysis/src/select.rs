@@ -62,10 +62,22 @@ pub(crate) fn resolve(table: &WardTable, name: &str) -> Result<usize, SelectionE
 }
 
 pub(crate) fn select(table: &WardTable, requested: Option<&[String]>) -> Result<Selection, SelectionError> {
-    match requested {
-        Some(names) => select_requested(table, names),
-        None => Ok(select_default(table)),
+    let selection = match requested {
+        Some(names) => select_requested(table, names)?,
+        None => select_default(table),
+    };
+    if selection.columns.len() < 2 {
+        let mut message = String::from("At least two variables that vary between wards are needed");
+        if !selection.dropped.is_empty() {
+            message.push_str(&format!("; these have the same value in every ward: {}", selection.dropped.join(", ")));
+        }
+        if requested.is_none() {
+            message.push_str(", and the table does not have two such numeric columns");
+        }
+        message.push('.');
+        return Err(SelectionError { variable: None, message });
     }
+    Ok(selection)
 }
 
 fn select_requested(table: &WardTable, names: &[String]) -> Result<Selection, SelectionError> {
@@ -85,16 +97,7 @@ fn select_requested(table: &WardTable, names: &[String]) -> Result<Selection, Se
             chosen.push(c);
         }
     }
-    let selection = drop_constant(table, chosen);
-    if selection.columns.len() < 2 {
-        let mut message = String::from("At least two variables that vary between wards are needed");
-        if !selection.dropped.is_empty() {
-            message.push_str(&format!("; these have the same value in every ward: {}", selection.dropped.join(", ")));
-        }
-        message.push('.');
-        return Err(SelectionError { variable: None, message });
-    }
-    Ok(selection)
+    Ok(drop_constant(table, chosen))
 }
 
 fn select_default(table: &WardTable) -> Selection {
@@ -246,6 +249,14 @@ mod tests {
     fn no_state_falls_back() {
         let t = table("WardName,a,b,c,text\nx,1,2,5,q\ny,2,3,5,r\n");
         assert_eq!(names(&t, &select(&t, None).unwrap()), ["a", "b"]);
+    }
+
+    #[test]
+    fn too_few_default_variables() {
+        let t = table("WardName,a,flat,label\nx,1,5,q\ny,2,5,r\n");
+        let err = select(&t, None).unwrap_err();
+        assert_eq!(err.variable, None);
+        assert!(err.message.contains("two such numeric columns"), "{}", err.message);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Reading an uploaded ward table (CSV, XLSX or XLS bytes) into typed columns, following ANALYSIS.md §1.
 
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io::Cursor;
 
@@ -79,11 +81,13 @@ pub enum Cell<'a> {
 }
 
 /// One column of the table: its name, kind, how many cells are missing, and its values.
-#[derive(Clone, Debug)]
+/// It serialises as API.md's column summary, `{"name", "kind", "missing"}`.
+#[derive(Clone, Debug, Serialize)]
 pub struct Column {
     pub name: String,
     pub kind: ColumnKind,
     pub missing: usize,
+    #[serde(skip)]
     values: Values,
 }
 
@@ -117,10 +121,10 @@ impl Column {
     }
 
     /// The value in `row` as a string, `None` when missing.
-    pub fn text(&self, row: usize) -> Option<String> {
+    pub fn text(&self, row: usize) -> Option<Cow<'_, str>> {
         match self.cell(row) {
-            Cell::Number(x) => Some(x.to_string()),
-            Cell::Text(s) => Some(s.to_owned()),
+            Cell::Number(x) => Some(Cow::Owned(x.to_string())),
+            Cell::Text(s) => Some(Cow::Borrowed(s)),
             Cell::Missing => None,
         }
     }
@@ -168,35 +172,35 @@ impl WardTable {
 
     /// Each row's ward code, `None` where the table has no code column or the cell is missing.
     pub fn ward_codes(&self) -> Vec<Option<String>> {
-        match self.ward_code_column {
-            Some(c) => (0..self.rows).map(|r| self.columns[c].text(r)).collect(),
-            None => vec![None; self.rows],
-        }
+        (0..self.rows).map(|r| self.ward_code(r).map(Cow::into_owned)).collect()
+    }
+
+    pub(crate) fn ward_code(&self, row: usize) -> Option<Cow<'_, str>> {
+        self.ward_code_column.and_then(|c| self.columns[c].text(row))
     }
 
     /// Each row's ward name, made unique as ANALYSIS.md §1 says: a repeated name gets its ward
     /// code appended when there is one, else its occurrence number (the first keeps its name).
     pub fn ward_names(&self) -> Vec<String> {
         let ward = &self.columns[self.ward_column];
-        let raw: Vec<String> = (0..self.rows).map(|r| ward.text(r).unwrap_or_default()).collect();
-        let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        let raw: Vec<Cow<'_, str>> = (0..self.rows).map(|r| ward.text(r).unwrap_or_default()).collect();
+        let mut counts: HashMap<&str, usize> = HashMap::with_capacity(self.rows);
         for name in &raw {
-            *counts.entry(name.as_str()).or_default() += 1;
+            *counts.entry(name).or_default() += 1;
         }
-        let codes = self.ward_codes();
-        let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        let mut seen: HashMap<&str, usize> = HashMap::new();
         raw.iter()
-            .zip(codes)
-            .map(|(name, code)| {
-                if counts[name.as_str()] < 2 {
-                    return name.clone();
+            .enumerate()
+            .map(|(row, name)| {
+                if counts[name.as_ref()] < 2 {
+                    return name.to_string();
                 }
-                let nth = seen.entry(name.as_str()).or_default();
+                let nth = seen.entry(name).or_default();
                 *nth += 1;
-                match (self.ward_code_column, code) {
-                    (Some(_), Some(code)) => format!("{name} ({code})"),
-                    _ if *nth == 1 => name.clone(),
-                    _ => format!("{name} ({nth})"),
+                match self.ward_code(row) {
+                    Some(code) => format!("{name} ({code})"),
+                    None if *nth == 1 => name.to_string(),
+                    None => format!("{name} ({nth})"),
                 }
             })
             .collect()
@@ -229,65 +233,110 @@ enum Raw<'a> {
     Missing,
 }
 
-/// Collects one column's cells; a column stays numeric until a cell proves it is text.
+/// A cell that holds something.
+enum Present<'a> {
+    Number(f64),
+    Text(&'a str),
+}
+
+/// Trims text and applies the missing tokens; `None` for a missing cell.
+fn present(raw: Raw<'_>) -> Option<Present<'_>> {
+    match raw {
+        Raw::Missing => None,
+        Raw::Num(x) => x.is_finite().then_some(Present::Number(x)),
+        Raw::Str(s) => {
+            let s = s.trim();
+            (!is_missing(s)).then_some(Present::Text(s))
+        }
+    }
+}
+
+/// Collects one column's cells. A column stays numeric, keeping only numbers, until a cell
+/// proves it is text; the spelling of the numbers before that cell is then read again from the
+/// file (rare: text columns are usually text from their first row), which spares copying every
+/// numeric cell's text.
 struct ColumnBuilder {
     name: String,
+    rows: usize,
+    numeric: bool,
+    numbers: Vec<f64>,
     buf: String,
     spans: Vec<Option<(usize, usize)>>,
-    numbers: Vec<f64>,
-    numeric: bool,
+    /// Rows before this one had numbers whose text is still to be recovered.
+    recover_below: usize,
     missing: usize,
 }
 
 impl ColumnBuilder {
-    fn new(name: String) -> Self {
-        ColumnBuilder { name, buf: String::new(), spans: Vec::new(), numbers: Vec::new(), numeric: true, missing: 0 }
+    fn new(name: String, rows: usize) -> Self {
+        ColumnBuilder {
+            name,
+            rows: 0,
+            numeric: true,
+            numbers: Vec::with_capacity(rows),
+            buf: String::new(),
+            spans: Vec::new(),
+            recover_below: 0,
+            missing: 0,
+        }
     }
 
     fn push(&mut self, raw: Raw<'_>) {
-        let (text, number) = match raw {
-            Raw::Missing => (None, None),
-            Raw::Num(x) if x.is_finite() => (None, Some(x)),
-            Raw::Num(_) => (None, None),
-            Raw::Str(s) => {
-                let s = s.trim();
-                if is_missing(s) {
-                    (None, None)
-                } else {
-                    (Some(s), s.parse::<f64>().ok().filter(|x| x.is_finite()))
-                }
-            }
-        };
-        let present = text.is_some() || number.is_some();
-        if !present {
+        let row = self.rows;
+        self.rows += 1;
+        let Some(value) = present(raw) else {
             self.missing += 1;
-            self.spans.push(None);
             if self.numeric {
                 self.numbers.push(f64::NAN);
+            } else {
+                self.spans.push(None);
             }
             return;
-        }
-        let start = self.buf.len();
-        match text {
-            Some(s) => self.buf.push_str(s),
-            None => {
-                use fmt::Write;
-                let _ = write!(self.buf, "{}", number.unwrap_or_default());
+        };
+        if self.numeric {
+            let number = match value {
+                Present::Number(x) => Some(x),
+                Present::Text(s) => s.parse::<f64>().ok().filter(|x| x.is_finite()),
+            };
+            if let Some(x) = number {
+                self.numbers.push(x);
+                return;
             }
+            self.numeric = false;
+            if self.numbers.iter().any(|v| !v.is_nan()) {
+                self.recover_below = row;
+            }
+            self.numbers = Vec::new();
+            self.spans = vec![None; row];
         }
-        self.spans.push(Some((start, self.buf.len())));
-        match number {
-            Some(x) if self.numeric => self.numbers.push(x),
-            Some(_) => {}
-            None => {
-                self.numeric = false;
-                self.numbers = Vec::new();
+        let span = self.store(value);
+        self.spans.push(Some(span));
+    }
+
+    /// Gives back the text of an early numeric cell of a column that turned out to be text.
+    fn recover(&mut self, row: usize, raw: Raw<'_>) {
+        if row < self.recover_below {
+            if let Some(value) = present(raw) {
+                self.spans[row] = Some(self.store(value));
             }
         }
     }
 
+    fn store(&mut self, value: Present<'_>) -> (usize, usize) {
+        let start = self.buf.len();
+        match value {
+            Present::Text(s) => self.buf.push_str(s),
+            Present::Number(x) => {
+                use fmt::Write;
+                let _ = write!(self.buf, "{x}");
+            }
+        }
+        (start, self.buf.len())
+    }
+
     fn has_data(&self) -> bool {
-        self.spans.iter().any(Option::is_some)
+        // A text column has at least the cell that made it text.
+        !self.numeric || self.numbers.iter().any(|v| !v.is_nan())
     }
 
     fn finish(self) -> Column {
@@ -301,7 +350,13 @@ impl ColumnBuilder {
 }
 
 fn is_missing(s: &str) -> bool {
-    MISSING_TOKENS.iter().any(|t| t.eq_ignore_ascii_case(s))
+    // Tokens start with N, #, <, - or 1 and are at most 8 bytes long, so most numbers are
+    // rejected without comparing them to every token.
+    match s.as_bytes().first() {
+        None => true,
+        Some(b'0' | b'2'..=b'9' | b'.' | b'+') => false,
+        Some(_) => s.len() <= 8 && MISSING_TOKENS.iter().any(|t| t.eq_ignore_ascii_case(s)),
+    }
 }
 
 /// Gathers rows, in any format, into columns and checks the header rules.
@@ -311,12 +366,13 @@ struct TableBuilder {
 }
 
 impl TableBuilder {
-    fn new<'a>(header: impl Iterator<Item = &'a str>) -> Result<Self, TableError> {
-        let columns: Vec<ColumnBuilder> = header.map(|h| ColumnBuilder::new(h.trim().to_owned())).collect();
+    /// `rows` is a guess of the row count, so that columns grow once rather than many times.
+    fn new<'a>(header: impl Iterator<Item = &'a str>, rows: usize) -> Result<Self, TableError> {
+        let columns: Vec<ColumnBuilder> = header.map(|h| ColumnBuilder::new(h.trim().to_owned(), rows)).collect();
         if columns.len() > MAX_COLUMNS {
             return Err(TableError::TooManyColumns { limit: MAX_COLUMNS });
         }
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
         for c in columns.iter().filter(|c| !c.name.is_empty()) {
             if !seen.insert(c.name.as_str()) {
                 return Err(TableError::DuplicateColumn { name: c.name.clone() });
@@ -330,6 +386,17 @@ impl TableBuilder {
             column.push(raw);
         }
         self.rows += 1;
+    }
+
+    /// How many leading data rows must be read again to recover text (0: none).
+    fn rows_to_recover(&self) -> usize {
+        self.columns.iter().map(|c| c.recover_below).max().unwrap_or(0)
+    }
+
+    fn recover_row<'a>(&mut self, row: usize, cells: impl Iterator<Item = Raw<'a>>) {
+        for (column, raw) in self.columns.iter_mut().zip(cells) {
+            column.recover(row, raw);
+        }
     }
 
     fn finish(self) -> Result<WardTable, TableError> {
@@ -357,35 +424,56 @@ impl TableBuilder {
 }
 
 /// UTF-8 (with or without BOM) when valid, else Windows-1252, which maps every byte.
-fn decode(bytes: &[u8]) -> Result<std::borrow::Cow<'_, str>, TableError> {
+fn decode(bytes: &[u8]) -> Result<Cow<'_, str>, TableError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let text = match std::str::from_utf8(bytes) {
-        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Ok(s) => Cow::Borrowed(s),
         Err(_) => encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes).0,
     };
-    if let Some(pos) = text.find(|c: char| c.is_control() && !matches!(c, '\t' | '\r' | '\n')) {
+    if let Some(pos) = find_control(text.as_bytes()) {
         let line = 1 + text.as_bytes()[..pos].iter().filter(|&&b| b == b'\n').count();
         return Err(TableError::NotText { line });
     }
     Ok(text)
 }
 
+/// The offset of the first control character other than tab, CR and LF: U+0000-U+001F, U+007F,
+/// or U+0080-U+009F (0xC2 0x80-0x9F in UTF-8). Blocks without a suspicious byte are skipped with
+/// a test the compiler can vectorise, which matters on uploads of many megabytes.
+fn find_control(b: &[u8]) -> Option<usize> {
+    let suspicious = |c: u8| (c < 0x20 && c != b'\t' && c != b'\r' && c != b'\n') || c == 0x7F || c == 0xC2;
+    let control = |i: usize| {
+        let c = b[i];
+        (c != 0xC2 && suspicious(c)) || (c == 0xC2 && b.get(i + 1).is_some_and(|n| (0x80..=0x9F).contains(n)))
+    };
+    const BLOCK: usize = 64;
+    b.chunks(BLOCK).enumerate().find_map(|(k, chunk)| {
+        if !chunk.iter().fold(false, |any, &c| any | suspicious(c)) {
+            return None;
+        }
+        (k * BLOCK..k * BLOCK + chunk.len()).find(|&i| control(i))
+    })
+}
+
 fn read_csv(bytes: &[u8]) -> Result<WardTable, TableError> {
     let text = decode(bytes)?;
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
-    let mut record = csv::StringRecord::new();
     let mut table: Option<TableBuilder> = None;
     let mut expected = 0;
-    // The text was decoded above, so the reader cannot fail on encoding; reading a slice has no I/O errors.
-    while let Ok(true) = reader.read_record(&mut record) {
-        if record.iter().all(|f| f.trim().is_empty()) {
-            continue;
-        }
-        let line = record_line(&text, record.position());
+    csv_records(&text, |line, record| {
         match table.as_mut() {
             None => {
                 expected = record.len();
-                table = Some(TableBuilder::new(record.iter())?);
+                if expected > MAX_COLUMNS {
+                    return Err(TableError::TooManyColumns { limit: MAX_COLUMNS });
+                }
+                // Every cell takes at least one byte, which bounds the guess for odd files.
+                // Counting in bytes per block lets the compiler vectorise the count.
+                let lines: usize = text
+                    .as_bytes()
+                    .chunks(255)
+                    .map(|block| block.iter().fold(0u8, |n, &b| n + u8::from(b == b'\n')) as usize)
+                    .sum();
+                table = Some(TableBuilder::new(record.iter(), lines.min(text.len() / expected))?);
             }
             Some(t) => {
                 if record.len() != expected {
@@ -394,8 +482,43 @@ fn read_csv(bytes: &[u8]) -> Result<WardTable, TableError> {
                 t.push_row(record.iter().map(Raw::Str));
             }
         }
+        Ok(true)
+    })?;
+    let mut table = table.ok_or(TableError::Empty)?;
+    let reread = table.rows_to_recover();
+    if reread > 0 {
+        let mut next: Option<usize> = None;
+        csv_records(&text, |_, record| {
+            let Some(row) = next else {
+                next = Some(0);
+                return Ok(true);
+            };
+            table.recover_row(row, record.iter().map(Raw::Str));
+            next = Some(row + 1);
+            Ok(row + 1 < reread)
+        })?;
     }
-    table.ok_or(TableError::Empty)?.finish()
+    table.finish()
+}
+
+/// Calls `f` with the line number and fields of each record that is not blank, until it
+/// returns `false`.
+fn csv_records(
+    text: &str,
+    mut f: impl FnMut(usize, &csv::StringRecord) -> Result<bool, TableError>,
+) -> Result<(), TableError> {
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
+    let mut record = csv::StringRecord::new();
+    // The text was decoded above, so the reader cannot fail on encoding; reading a slice has no I/O errors.
+    while let Ok(true) = reader.read_record(&mut record) {
+        if record.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        if !f(record_line(text, record.position()), &record)? {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// The physical line a record starts on. The csv reader's position points at the end of the
@@ -423,9 +546,14 @@ fn read_sheet<E: fmt::Display>(sheet: Option<Result<calamine::Range<Data>, E>>) 
         Some(row) => row.iter().map(data_header).collect(),
         None => return Err(TableError::Empty),
     };
-    let mut table = TableBuilder::new(header.iter().map(String::as_str))?;
+    let mut table = TableBuilder::new(header.iter().map(String::as_str), range.height())?;
     for row in rows {
         table.push_row(row.iter().map(data_raw));
+    }
+    let reread = table.rows_to_recover();
+    let data_rows = range.rows().filter(|row| !row.iter().all(is_blank_data)).skip(1);
+    for (i, row) in data_rows.take(reread).enumerate() {
+        table.recover_row(i, row.iter().map(data_raw));
     }
     table.finish()
 }
@@ -516,6 +644,23 @@ mod tests {
     }
 
     #[test]
+    fn late_text_recovers_spelling_of_earlier_numbers() {
+        let t = csv("WardName,v,w\na,007,1\n\nb,NA,2\nc, +5 ,3\nd,x1,4\ne,1e3,y\n").unwrap();
+        let v: Vec<Cell> = (0..5).map(|r| t.cell(r, 1)).collect();
+        assert_eq!(v, [Cell::Text("007"), Cell::Missing, Cell::Text("+5"), Cell::Text("x1"), Cell::Text("1e3")]);
+        let w: Vec<Cell> = (0..5).map(|r| t.cell(r, 2)).collect();
+        assert_eq!(w, [Cell::Text("1"), Cell::Text("2"), Cell::Text("3"), Cell::Text("4"), Cell::Text("y")]);
+        assert_eq!((t.columns()[1].missing, t.columns()[2].missing), (1, 0));
+    }
+
+    #[test]
+    fn column_summary_json() {
+        let t = csv("WardName,v\na,NA\n").unwrap();
+        let json = serde_json::to_string(t.columns()).unwrap();
+        assert_eq!(json, r#"[{"name":"WardName","kind":"text","missing":0},{"name":"v","kind":"numeric","missing":1}]"#);
+    }
+
+    #[test]
     fn column_without_values_is_numeric() {
         let t = csv("ward,empty\na,\nb,NA\n").unwrap();
         assert_eq!(t.columns()[1].kind, ColumnKind::Numeric);
@@ -571,6 +716,20 @@ mod tests {
         assert_eq!(err.line(), Some(3));
         let png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR";
         assert!(matches!(read_table(png, TableFormat::Csv), Err(TableError::NotText { line: 2 })));
+    }
+
+    #[test]
+    fn control_characters_are_found_at_any_offset() {
+        for at in [0, 1, 63, 64, 65, 200] {
+            let mut text = vec![b'a'; 300];
+            for bad in [&b"\x00"[..], b"\x1b", b"\x7f", b"\xc2\x85"] {
+                text[at..at + bad.len()].copy_from_slice(bad);
+                assert_eq!(find_control(&text), Some(at), "{bad:?} at {at}");
+                text[at..at + bad.len()].fill(b'a');
+            }
+        }
+        assert_eq!(find_control("caf\u{e9} \u{a9}\t\r\n".as_bytes()), None);
+        assert_eq!(find_control(b"\xc2"), None);
     }
 
     #[test]
@@ -674,6 +833,9 @@ mod tests {
             s.write_string(2, 1, "NA").unwrap();
             s.write_boolean(2, 2, false).unwrap();
             s.write_string(2, 3, "n/a").unwrap();
+            s.write_string(0, 4, "mixed").unwrap();
+            s.write_number(1, 4, 2.5).unwrap();
+            s.write_string(2, 4, "x").unwrap();
         });
         let t = read_table(&bytes, TableFormat::Xlsx).unwrap();
         assert_eq!(t.ward_names(), ["Kaki", "Gafa"]);
@@ -683,6 +845,7 @@ mod tests {
         assert_eq!(t.cell(0, 2), Cell::Text("TRUE"));
         assert_eq!(t.columns()[3].kind, ColumnKind::Numeric);
         assert_eq!(t.cell(0, 3), Cell::Number(7.0));
+        assert_eq!((t.cell(0, 4), t.cell(1, 4)), (Cell::Text("2.5"), Cell::Text("x")));
     }
 
     #[test]
