@@ -48,6 +48,12 @@ pub struct ServeConfig {
     #[arg(long, env = "MRPT_SERVED_BY", value_enum, default_value_t = Switch::On)]
     pub served_by: Switch,
 
+    /// Where to POST a JSON alert on an isolation violation or a burst of
+    /// forged session tokens (never with a token or user data in it).
+    #[arg(long, env = "MRPT_ALERT_WEBHOOK")]
+    #[serde(serialize_with = "redacted_url")]
+    pub alert_webhook: Option<reqwest::Url>,
+
     /// Worker processes sharing the port (SO_REUSEPORT), restarted when they
     /// die. 1 serves from this process.
     #[arg(long, env = "MRPT_WORKERS", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
@@ -96,6 +102,15 @@ fn host_name() -> String {
         .map(|name| name.trim().to_owned())
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| "mrpt".to_owned())
+}
+
+/// Webhook URLs often carry a secret in their path or query: only the
+/// scheme and host are printed.
+fn redacted_url<S: serde::Serializer>(url: &Option<reqwest::Url>, serializer: S) -> Result<S::Ok, S::Error> {
+    match url {
+        Some(url) => serializer.serialize_str(&format!("{}://{}/…", url.scheme(), url.host_str().unwrap_or_default())),
+        None => serializer.serialize_none(),
+    }
 }
 
 fn as_seconds<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {

@@ -6,6 +6,14 @@
 use crate::domain::{Millis, SessionId, UserId};
 use crate::principal::Principal;
 use crate::store::{SecurityEvent, SharedStateStore};
+use serde_json::json;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Forged tokens seen within one window that make an alert.
+const FORGED_BURST: u64 = 20;
+const FORGED_WINDOW_MS: i64 = 60_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
@@ -55,11 +63,60 @@ impl From<&Principal> for EventSubject {
 #[derive(Clone)]
 pub struct SecurityLog {
     store: SharedStateStore,
+    alerts: Option<Arc<AlertSender>>,
+}
+
+/// Posts alerts to the configured webhook, and counts forged tokens per
+/// window to notice a burst. The counter is a metric of this worker, not a
+/// fact about any user.
+pub struct AlertSender {
+    client: reqwest::Client,
+    url: reqwest::Url,
+    instance: String,
+    forged_window_start: AtomicI64,
+    forged_in_window: AtomicU64,
+}
+
+impl AlertSender {
+    pub fn new(url: reqwest::Url, instance: String) -> Self {
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("HTTP client builds");
+        Self { client, url, instance, forged_window_start: AtomicI64::new(0), forged_in_window: AtomicU64::new(0) }
+    }
+
+    /// Sends in the background: an alert must never slow or fail the request
+    /// that raised it.
+    fn send(self: &Arc<Self>, event: EventKind, request_id: Option<&str>, detail: &str) {
+        let body = json!({
+            "event": event.as_str(),
+            "request_id": request_id,
+            "instance": self.instance,
+            "worker": std::process::id(),
+            "time": Millis::now().rfc3339(),
+            "detail": detail,
+        });
+        let sender = self.clone();
+        tokio::spawn(async move {
+            let sent = sender.client.post(sender.url.clone()).json(&body).send().await;
+            if let Err(err) = sent.and_then(|response| response.error_for_status()) {
+                tracing::error!(error = %err, "could not deliver a security alert");
+            }
+        });
+    }
+
+    /// True once per window, when the forged tokens in it reach the burst size.
+    fn forged_burst(&self, now: Millis) -> bool {
+        let start = self.forged_window_start.load(Ordering::Relaxed);
+        if now.0 - start > FORGED_WINDOW_MS {
+            self.forged_window_start.store(now.0, Ordering::Relaxed);
+            self.forged_in_window.store(0, Ordering::Relaxed);
+        }
+        self.forged_in_window.fetch_add(1, Ordering::Relaxed) + 1 == FORGED_BURST
+    }
 }
 
 impl SecurityLog {
-    pub fn new(store: SharedStateStore) -> Self {
-        Self { store }
+    pub fn new(store: SharedStateStore, alerts: Option<AlertSender>) -> Self {
+        Self { store, alerts: alerts.map(Arc::new) }
     }
 
     /// Records an event. A store failure here must not hide the answer the
@@ -74,6 +131,16 @@ impl SecurityLog {
             detail: detail.into(),
         };
         metrics::counter!("mrpt_security_events_total", "kind" => kind.as_str()).increment(1);
+        if let Some(alerts) = &self.alerts {
+            let alarming = match kind {
+                EventKind::IsolationViolation => true,
+                EventKind::ForgedToken => alerts.forged_burst(event.at),
+                _ => false,
+            };
+            if alarming {
+                alerts.send(kind, event.request_id.as_deref(), &event.detail);
+            }
+        }
         if let Err(err) = self.store.record_event(&event).await {
             tracing::error!(event = kind.as_str(), error = %err, "could not record a security event");
         }

@@ -112,7 +112,8 @@ async fn another_users_ids_are_exactly_like_unknown_ids() {
 
 #[tokio::test]
 async fn a_record_whose_owner_was_changed_is_refused_and_reported() {
-    let server = TestServer::start().await;
+    let mut webhook = common::WebhookSink::start().await;
+    let server = TestServer::start_with(&["--alert-webhook", &webhook.url, "--instance", "east-1"]).await;
     let mut owner = TestClient::signed_up(&server, "amina").await;
     let id = owner.upload("tiny.csv", tiny_csv()).await.json()["id"].as_str().unwrap().to_owned();
     let intruder_id = TestClient::signed_up(&server, "musa").await.get("/api/session").await.json()["user"]["id"].clone();
@@ -138,6 +139,29 @@ async fn a_record_whose_owner_was_changed_is_refused_and_reported() {
         .unwrap();
     assert_eq!(events, 1);
     assert!(server.logs().lines().any(|line| line.contains("ISOLATION VIOLATION") && line.contains(&request_id)));
+
+    let alert = webhook.next(Duration::from_secs(10)).await.expect("the alert webhook is called");
+    assert_eq!(alert["event"], "isolation_violation");
+    assert_eq!(alert["request_id"], request_id.as_str());
+    assert_eq!(alert["instance"], "east-1");
+    assert!(alert["worker"].is_u64() && alert["time"].is_string());
+    let cookie = owner.cookie.clone().unwrap();
+    let text = alert.to_string();
+    assert!(!text.contains(cookie.split('=').nth(1).unwrap()) && !text.contains("Dutsen"), "no token, no data");
+}
+
+#[tokio::test]
+async fn a_burst_of_forged_tokens_raises_one_alert() {
+    let mut webhook = common::WebhookSink::start().await;
+    let server = TestServer::start_with(&["--alert-webhook", &webhook.url]).await;
+    let mut forger = server.client();
+    for attempt in 0..25 {
+        forger.cookie = Some(format!("mrpt_session=forged-{attempt}"));
+        forger.get("/api/datasets").await.expect(401, "unauthenticated");
+    }
+    let alert = webhook.next(Duration::from_secs(10)).await.expect("a burst alert");
+    assert_eq!(alert["event"], "forged_token");
+    assert!(webhook.next(Duration::from_millis(500)).await.is_none(), "one alert per burst");
 }
 
 #[tokio::test]
@@ -345,4 +369,67 @@ async fn two_processes_on_one_data_directory_serve_the_same_users() {
     on_first.get(&format!("/api/datasets/{id}")).await.expect(404, "not_found");
     on_second.send(on_second.request(Method::POST, "/api/auth/logout")).await.expect(204, "");
     on_first.get("/api/session").await.expect(401, "unauthenticated");
+}
+
+#[tokio::test]
+async fn excel_workbooks_are_read_like_csv() {
+    let server = TestServer::start().await;
+    let mut client = TestClient::signed_up(&server, "amina").await;
+    let csv = String::from_utf8(tiny_csv()).unwrap();
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (row, line) in csv.lines().enumerate() {
+        for (column, cell) in line.split(',').enumerate() {
+            let (row, column) = (row as u32, column as u16);
+            match cell.parse::<f64>() {
+                Ok(number) if row > 0 => sheet.write_number(row, column, number).map(|_| ()),
+                _ => sheet.write_string(row, column, cell).map(|_| ()),
+            }
+            .unwrap();
+        }
+    }
+    let bytes = book.save_to_buffer().unwrap();
+    let created = client.upload("Tiny wards.xlsx", bytes.clone()).await;
+    created.expect(201, "");
+    let dataset = created.json();
+    assert_eq!(dataset["format"], "xlsx");
+    assert_eq!(dataset["rows"], 10);
+    assert_eq!(dataset["columns"][5], json!({"name": "Population", "kind": "numeric", "missing": 0}));
+    let id = dataset["id"].as_str().unwrap();
+    let file = client.get(&format!("/api/datasets/{id}/file")).await;
+    assert_eq!(file.body, bytes);
+    assert!(file.header("content-type").unwrap().contains("spreadsheetml"));
+    let analysis = client.post(&format!("/api/datasets/{id}/analyses"), json!({})).await;
+    analysis.expect(201, "");
+    assert_eq!(analysis.json()["composite"]["wards"].as_array().unwrap().len(), 10);
+}
+
+#[tokio::test]
+async fn a_refused_csrf_token_changes_nothing() {
+    let server = TestServer::start().await;
+    let mut client = TestClient::signed_up(&server, "amina").await;
+    let id = client.upload("good.csv", tiny_csv()).await.json()["id"].as_str().unwrap().to_owned();
+    let before = client.get("/api/datasets").await.json();
+    for forged in [None, Some("".to_owned()), Some("not-the-token".to_owned())] {
+        let mut attacker = client.clone();
+        attacker.csrf = forged;
+        attacker.upload("evil.csv", tiny_csv()).await.expect(403, "csrf_failed");
+        attacker.delete(&format!("/api/datasets/{id}")).await.expect(403, "csrf_failed");
+        attacker.post(&format!("/api/datasets/{id}/analyses"), json!({})).await.expect(403, "csrf_failed");
+        attacker
+            .post("/api/auth/password", json!({"current_password": common::PASSWORD, "new_password": "attacker passphrase"}))
+            .await
+            .expect(403, "csrf_failed");
+        attacker.delete_json("/api/account", json!({"password": common::PASSWORD})).await.expect(403, "csrf_failed");
+        attacker.delete("/api/sessions").await.expect(403, "csrf_failed");
+    }
+    assert_eq!(client.get("/api/datasets").await.json(), before);
+    assert_eq!(client.get("/api/analyses").await.json()["analyses"], json!([]));
+    client.get("/api/session").await.expect(200, "");
+    server.client().login_with("amina", common::PASSWORD).await.expect(200, "");
+    let refusals: i64 = server
+        .state_db()
+        .query_row("SELECT COUNT(*) FROM security_events WHERE kind = 'csrf_refused'", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(refusals, 18);
 }

@@ -340,7 +340,7 @@ async fn analysis_chart(
 fn itn_error(err: ItnError) -> ApiError {
     match err {
         ItnError::InvalidNumber { field, message } => ApiError::invalid_input(field, message),
-        ItnError::UnknownColumn { column, message } => ApiError::InvalidVariables { message, variable: Some(column) },
+        ItnError::UnknownColumn { column, message, .. } => ApiError::InvalidVariables { message, variable: Some(column) },
         ItnError::NoPopulation { ref column } => ApiError::InvalidVariables { variable: Some(column.clone()), message: err.to_string() },
         ItnError::NoComposite => ApiError::InvalidVariables { variable: None, message: err.to_string() },
     }

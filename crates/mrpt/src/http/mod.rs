@@ -14,7 +14,7 @@ mod web;
 use crate::config::{Registration, ServeConfig, Switch};
 use crate::error::ApiError;
 use crate::password::PasswordHasherService;
-use crate::security::SecurityLog;
+use crate::security::{AlertSender, SecurityLog};
 use crate::store::files::SharedFileStore;
 use crate::store::owned::OwnedRecords;
 use crate::store::SharedStateStore;
@@ -100,7 +100,8 @@ pub struct Stores {
 
 impl AppState {
     pub fn new(config: &ServeConfig, stores: Stores, metrics: PrometheusHandle) -> Self {
-        let security = SecurityLog::new(stores.state.clone());
+        let alerts = config.alert_webhook.clone().map(|url| AlertSender::new(url, config.instance_name()));
+        let security = SecurityLog::new(stores.state.clone(), alerts);
         let served_by = (config.served_by == Switch::On).then(|| {
             let value = format!("{}/{}", config.instance_name(), std::process::id());
             HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("mrpt"))

@@ -282,3 +282,52 @@ impl TestClient {
         answer.json()["datasets"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap().to_owned()).collect()
     }
 }
+
+/// A local HTTP listener that records the JSON bodies POSTed to it, standing
+/// in for an operator's alert endpoint.
+pub struct WebhookSink {
+    pub url: String,
+    bodies: tokio::sync::mpsc::UnboundedReceiver<Value>,
+}
+
+impl WebhookSink {
+    pub async fn start() -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/alerts", listener.local_addr().unwrap());
+        let (sender, bodies) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let sender = sender.clone();
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buffer = [0u8; 4096];
+                    loop {
+                        let read = stream.read(&mut buffer).await.unwrap_or(0);
+                        if read == 0 {
+                            return;
+                        }
+                        request.extend_from_slice(&buffer[..read]);
+                        let text = String::from_utf8_lossy(&request).into_owned();
+                        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                            let length = head
+                                .lines()
+                                .find_map(|line| line.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+                                .unwrap_or(0);
+                            if body.len() >= length {
+                                let _ = sender.send(serde_json::from_str(&body[..length]).unwrap_or(Value::Null));
+                                let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n").await;
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        Self { url, bodies }
+    }
+
+    pub async fn next(&mut self, within: Duration) -> Option<Value> {
+        tokio::time::timeout(within, self.bodies.recv()).await.ok().flatten()
+    }
+}
