@@ -33,7 +33,8 @@ impl Drop for Scoped {
     fn drop(&mut self) {
         let Ok(mut conn) = redis::Client::open(SHARED_REDIS).and_then(|client| client.get_connection()) else { return };
         // KEYS is fine on a test Redis; the prefix is this test's alone.
-        let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{}:*", self.prefix)).query(&mut conn).unwrap_or_default();
+        let keys: Vec<String> =
+            redis::cmd("KEYS").arg(format!("{}:*", self.prefix)).query(&mut conn).unwrap_or_default();
         if !keys.is_empty() {
             let _: redis::RedisResult<i64> = redis::cmd("DEL").arg(keys).query(&mut conn);
         }
@@ -62,7 +63,8 @@ async fn records_under_another_users_key_are_refused() {
     let (musa_session, musa_token) = store_suite::session(&store, &musa, Duration::from_secs(60)).await;
     let (amina_session, _) = store_suite::session(&store, &amina, Duration::from_secs(60)).await;
     let musa_p = Principal::from_session(&musa_session, "test".into());
-    let body = NewOwned { kind: OwnedKind::Dataset, id: "d1".into(), parent: None, created_at: Millis(1), body: b"musa's" };
+    let body =
+        NewOwned { kind: OwnedKind::Dataset, id: "d1".into(), parent: None, created_at: Millis(1), body: b"musa's" };
     store.insert_owned(&musa_p, body).await.unwrap();
 
     // Copy Musa's session and dataset under keys of Amina, as a bug or an
@@ -79,7 +81,11 @@ async fn records_under_another_users_key_are_refused() {
         assert!(!fields.is_empty(), "{from} exists");
         let _: () = redis::cmd("HSET").arg(to).arg(fields).query(&mut conn).unwrap();
     }
-    let _: () = redis::cmd("SADD").arg(format!("{prefix}:{{u:{}}}:index:dataset", amina.id)).arg("d1").query(&mut conn).unwrap();
+    let _: () = redis::cmd("SADD")
+        .arg(format!("{prefix}:{{u:{}}}:index:dataset", amina.id))
+        .arg("d1")
+        .query(&mut conn)
+        .unwrap();
 
     assert!(matches!(store.session_by_token(forged.key()).await, Err(StoreError::Corrupt(_))));
     let amina_p = Principal::from_session(&amina_session, "test".into());

@@ -22,4 +22,3 @@ async fn fresh_store() -> SharedStateStore {
 }
 
 store_suite!(fresh_store());
-

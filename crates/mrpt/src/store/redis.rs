@@ -34,7 +34,9 @@
 //! that does not answer gives [`StoreError::Unavailable`], never a retry of
 //! an answer that may be stale.
 
-use super::{NewOwned, OwnedKind, SecurityEvent, SessionKey, SessionRecord, StateStore, StoreError, StoreResult, UserRecord};
+use super::{
+    NewOwned, OwnedKind, SecurityEvent, SessionKey, SessionRecord, StateStore, StoreError, StoreResult, UserRecord,
+};
 use crate::domain::{Millis, SessionId, UserId, Username};
 use crate::principal::Principal;
 use crate::token::TokenHash;
@@ -108,8 +110,10 @@ impl RedisTarget {
         match self {
             Self::Single(url) => redact(url),
             Self::Cluster(urls) => {
-                let hosts: Vec<String> =
-                    urls.iter().map(|url| redact(url).split_once("://").map(|(_, h)| h.to_owned()).unwrap_or_default()).collect();
+                let hosts: Vec<String> = urls
+                    .iter()
+                    .map(|url| redact(url).split_once("://").map(|(_, h)| h.to_owned()).unwrap_or_default())
+                    .collect();
                 let scheme = if self.uses_tls() { "rediss+cluster" } else { "redis+cluster" };
                 format!("{scheme}://{}", hosts.join(","))
             }
@@ -540,7 +544,8 @@ impl RedisStore {
     async fn free_orphaned_name(&self, name: &Username) -> StoreResult<bool> {
         let reply: Vec<Value> = self.eval(&self.scripts.read_name.key(self.keys.user_id_by_name(name))).await?;
         let [id, ttl] = reply.as_slice() else { return Ok(false) };
-        let id = text(id).and_then(|raw| UserId::parse(&raw)).ok_or_else(|| corrupt("a username maps to a malformed id"))?;
+        let id =
+            text(id).and_then(|raw| UserId::parse(&raw)).ok_or_else(|| corrupt("a username maps to a malformed id"))?;
         let kept = matches!(ttl, Value::Int(-1));
         if !kept || self.get_user(id).await?.is_some() {
             return Ok(false);
@@ -689,7 +694,7 @@ fn user_from(fields: &Fields, id: UserId) -> StoreResult<UserRecord> {
 
 /// Newest first; records of the same millisecond by insertion order.
 fn newest_first<T>(records: &mut [(Millis, i64, T)]) {
-    records.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+    records.sort_by_key(|record| std::cmp::Reverse((record.0, record.1)));
 }
 
 #[async_trait]
@@ -795,9 +800,15 @@ impl StateStore for RedisStore {
     }
 
     async fn create_session(&self, s: &SessionRecord) -> StoreResult<()> {
-        let mut invocation = self
-            .on_user(&self.scripts.create_session, s.user_id);
-        invocation.arg(s.token_hash.to_hex()).arg(s.id.to_string()).arg(s.user_id.to_string()).arg(s.created_at.0).arg(s.last_seen_at.0).arg(s.idle_expires_at.0).arg(s.expires_at.0);
+        let mut invocation = self.on_user(&self.scripts.create_session, s.user_id);
+        invocation
+            .arg(s.token_hash.to_hex())
+            .arg(s.id.to_string())
+            .arg(s.user_id.to_string())
+            .arg(s.created_at.0)
+            .arg(s.last_seen_at.0)
+            .arg(s.idle_expires_at.0)
+            .arg(s.expires_at.0);
         self.eval::<i64>(&invocation).await.map(drop)
     }
 
@@ -807,8 +818,7 @@ impl StateStore for RedisStore {
     }
 
     async fn touch_session(&self, key: SessionKey, now: Millis, idle_expires_at: Millis) -> StoreResult<bool> {
-        let mut invocation = self
-            .on_user(&self.scripts.touch_session, key.user_id);
+        let mut invocation = self.on_user(&self.scripts.touch_session, key.user_id);
         invocation.arg(key.token_hash.to_hex()).arg(now.0).arg(idle_expires_at.0);
         Ok(self.eval::<i64>(&invocation).await? == 1)
     }
@@ -859,9 +869,16 @@ impl StateStore for RedisStore {
 
     async fn insert_owned(&self, principal: &Principal, record: NewOwned<'_>) -> StoreResult<()> {
         let user = principal.user_id();
-        let mut invocation = self
-            .on_user(&self.scripts.insert_owned, user);
-        invocation.arg(principal.session_id().to_string()).arg(Millis::now().0).arg(record.kind.as_str()).arg(&record.id).arg(record.parent.as_deref().unwrap_or("")).arg(record.created_at.0).arg(record.body).arg(user.to_string());
+        let mut invocation = self.on_user(&self.scripts.insert_owned, user);
+        invocation
+            .arg(principal.session_id().to_string())
+            .arg(Millis::now().0)
+            .arg(record.kind.as_str())
+            .arg(&record.id)
+            .arg(record.parent.as_deref().unwrap_or(""))
+            .arg(record.created_at.0)
+            .arg(record.body)
+            .arg(user.to_string());
         match self.eval::<i64>(&invocation).await? {
             1 => Ok(()),
             _ => Err(StoreError::SessionEnded),
@@ -933,7 +950,14 @@ impl StateStore for RedisStore {
 }
 
 /// An owned record must name the owner, kind and id it was looked up by.
-fn check_owned(user: UserId, kind: OwnedKind, id: &str, owner: &Value, stored_kind: &Value, stored_id: &Value) -> StoreResult<()> {
+fn check_owned(
+    user: UserId,
+    kind: OwnedKind,
+    id: &str,
+    owner: &Value,
+    stored_kind: &Value,
+    stored_id: &Value,
+) -> StoreResult<()> {
     let matches = text(owner).as_deref() == Some(&user.to_string())
         && text(stored_kind).as_deref() == Some(kind.as_str())
         && text(stored_id).as_deref() == Some(id);
@@ -950,7 +974,10 @@ mod tests {
 
     #[test]
     fn targets_parse_and_hide_passwords() {
-        assert_eq!(RedisTarget::parse("redis://127.0.0.1:6379/2"), Ok(RedisTarget::Single("redis://127.0.0.1:6379/2".into())));
+        assert_eq!(
+            RedisTarget::parse("redis://127.0.0.1:6379/2"),
+            Ok(RedisTarget::Single("redis://127.0.0.1:6379/2".into()))
+        );
         assert_eq!(
             RedisTarget::parse("redis+cluster://:secret@10.0.0.1:7000,10.0.0.2:7001"),
             Ok(RedisTarget::Cluster(vec![

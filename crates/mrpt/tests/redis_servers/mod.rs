@@ -31,7 +31,9 @@ impl RedisServer {
         args.extend(extra);
         let child = Command::new("sh")
             .arg("-c")
-            .arg("redis-server \"$@\" </dev/null >/dev/null 2>&1 & server=$!; read -r _line; kill $server; wait $server")
+            .arg(
+                "redis-server \"$@\" </dev/null >/dev/null 2>&1 & server=$!; read -r _line; kill $server; wait $server",
+            )
             .arg("sh")
             .args(&args)
             .stdin(Stdio::piped())
