@@ -1,6 +1,7 @@
 //! Configuration of `mrpt serve`: flags, each also read from the environment
 //! variable `MRPT_<NAME>`, printed once at start-up.
 
+use crate::store::StoreChoice;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 use std::net::SocketAddr;
@@ -16,6 +17,18 @@ pub struct ServeConfig {
     /// Folder for the embedded state store (SQLite) and the uploaded files.
     #[arg(long, env = "MRPT_DATA_DIR", default_value = "./mrpt-data")]
     pub data_dir: PathBuf,
+
+    /// The state store: `sqlite` (a file under --data-dir), `redis://HOST:PORT/DB`
+    /// or `rediss://…` (TLS) for one Redis server, or
+    /// `redis+cluster://HOST1:PORT1,HOST2:PORT2,…` (`rediss+cluster://…` for TLS)
+    /// for a Redis Cluster named by some of its nodes. A password goes before
+    /// the hosts: `redis://:PASSWORD@HOST:PORT`.
+    #[arg(long, env = "MRPT_STORE", default_value = "sqlite")]
+    pub store: StoreChoice,
+
+    /// Prefix of every Redis key, so that several deployments can share one Redis.
+    #[arg(long, env = "MRPT_STORE_PREFIX", default_value = "mrpt", value_parser = crate::store::redis::parse_prefix)]
+    pub store_prefix: String,
 
     /// The URL users reach the server at; https turns on `Secure` cookies
     /// named `__Host-mrpt_session`.

@@ -5,7 +5,7 @@
 use crate::config::ServeConfig;
 use crate::http::{router, AppState, Stores};
 use crate::store::files::DirFileStore;
-use crate::store::sqlite::SqliteStore;
+use crate::store::open_state_store;
 use anyhow::Context;
 use std::sync::Arc;
 
@@ -21,11 +21,9 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     tokio::fs::create_dir_all(&config.data_dir)
         .await
         .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
-    let state_path = config.data_dir.join("state.sqlite3");
-    let state = SqliteStore::open(&state_path)
-        .with_context(|| format!("cannot open the state store {}", state_path.display()))?;
+    let state = open_state_store(&config.store, &config.data_dir, &config.store_prefix).await?;
     let files = DirFileStore::open(&config.data_dir.join("files")).await.context("cannot open the file store")?;
-    let app = AppState::new(&config, Stores { state: Arc::new(state), files: Arc::new(files) }, metrics);
+    let app = AppState::new(&config, Stores { state, files: Arc::new(files) }, metrics);
 
     let listener = listen(&config).await?;
     if config.worker_bind.is_some() {

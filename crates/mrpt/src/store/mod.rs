@@ -4,6 +4,7 @@
 
 pub mod files;
 pub mod owned;
+pub mod redis;
 pub mod sqlite;
 
 use crate::domain::{Millis, SessionId, UserId, Username};
@@ -11,9 +12,57 @@ use crate::principal::Principal;
 use crate::token::TokenHash;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use std::path::Path;
 use std::sync::Arc;
 
 pub type SharedStateStore = Arc<dyn StateStore>;
+
+/// Which state store `mrpt serve` uses, as given to `--store`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreChoice {
+    /// The embedded SQLite file under the data directory.
+    Sqlite,
+    Redis(redis::RedisTarget),
+}
+
+impl std::str::FromStr for StoreChoice {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, String> {
+        match raw {
+            "sqlite" => Ok(Self::Sqlite),
+            _ => redis::RedisTarget::parse(raw).map(Self::Redis),
+        }
+    }
+}
+
+impl std::fmt::Display for StoreChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite => f.write_str("sqlite"),
+            Self::Redis(target) => f.write_str(&target.redacted()),
+        }
+    }
+}
+
+/// Printed in the start-up configuration, so never with a password.
+impl Serialize for StoreChoice {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// Opens the chosen state store and checks that it answers.
+pub async fn open_state_store(choice: &StoreChoice, data_dir: &Path, prefix: &str) -> anyhow::Result<SharedStateStore> {
+    use anyhow::Context;
+    Ok(match choice {
+        StoreChoice::Sqlite => {
+            let path = data_dir.join("state.sqlite3");
+            Arc::new(sqlite::SqliteStore::open(&path).with_context(|| format!("cannot open the state store {}", path.display()))?)
+        }
+        StoreChoice::Redis(target) => Arc::new(redis::RedisStore::connect(target, prefix).await?),
+    })
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -80,6 +129,8 @@ pub enum OwnedKind {
 }
 
 impl OwnedKind {
+    pub const ALL: [OwnedKind; 3] = [OwnedKind::Dataset, OwnedKind::Analysis, OwnedKind::ItnPlan];
+
     pub fn as_str(self) -> &'static str {
         match self {
             OwnedKind::Dataset => "dataset",

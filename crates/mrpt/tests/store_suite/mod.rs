@@ -6,7 +6,20 @@ use mrpt::domain::{Millis, SessionId, UserId, Username};
 use mrpt::principal::Principal;
 use mrpt::store::{NewOwned, OwnedKind, SecurityEvent, SessionKey, SessionRecord, SharedStateStore, StoreError, UserRecord};
 use mrpt::token::SessionToken;
+use rand::Rng;
 use std::time::Duration;
+
+/// What `store_suite!`'s `$make` gives: the store, inside anything that
+/// must live as long as the test (such as a guard that removes its keys).
+pub trait Fixture {
+    fn store(&self) -> SharedStateStore;
+}
+
+impl Fixture for SharedStateStore {
+    fn store(&self) -> SharedStateStore {
+        self.clone()
+    }
+}
 
 pub async fn user(store: &SharedStateStore, name: &str) -> UserRecord {
     let user = UserRecord {
@@ -73,7 +86,10 @@ pub async fn sessions_slide_end_and_never_revive(store: SharedStateStore) {
     assert!(store.end_session_by_token(token.key()).await.unwrap().is_none());
     // A request that was in flight cannot write the session back.
     assert!(!store.touch_session(token.key(), later, later.plus(Duration::from_secs(60))).await.unwrap());
+    assert!(!store.note_session_expired(token.key()).await.unwrap());
+    assert!(!store.end_session_by_id(amina.id, record.id).await.unwrap());
     assert!(store.session_by_token(token.key()).await.unwrap().is_none());
+    assert!(store.live_sessions(amina.id, Millis::now()).await.unwrap().is_empty());
 }
 
 pub async fn timed_out_sessions_are_kept_but_not_live(store: SharedStateStore) {
@@ -231,8 +247,108 @@ pub async fn security_events_are_kept_in_order(store: SharedStateStore) {
     assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), vec!["forged_token", "isolation_violation"]);
 }
 
+pub async fn a_name_is_registered_once_under_contention(store: SharedStateStore) {
+    let attempts = (0..16).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let user = UserRecord {
+                id: UserId::random(),
+                username: Username::parse("amina").unwrap(),
+                password_hash: "$argon2id$stand-in".into(),
+                created_at: Millis::now(),
+            };
+            (user.id, store.create_user(&user).await)
+        })
+    });
+    let mut winners = Vec::new();
+    for attempt in futures::future::join_all(attempts).await {
+        match attempt.unwrap() {
+            (id, Ok(())) => winners.push(id),
+            (_, Err(StoreError::UsernameTaken)) => {}
+            (_, Err(err)) => panic!("unexpected error {err}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one registration wins");
+    let found = store.find_user_by_name(&Username::parse("amina").unwrap()).await.unwrap().unwrap();
+    assert_eq!(found.id, winners[0]);
+}
+
+pub async fn a_deleted_users_name_is_free_again(store: SharedStateStore) {
+    let amina = user(&store, "amina").await;
+    store.delete_user(amina.id).await.unwrap();
+    assert!(store.find_user_by_name(&amina.username).await.unwrap().is_none());
+    let again = user(&store, "amina").await;
+    assert_eq!(store.find_user_by_name(&amina.username).await.unwrap().unwrap().id, again.id);
+}
+
+/// Thousands of reads by two users on one store, half of them dropped at a
+/// random point (before, while or after their request is sent): every read
+/// that completes answers with the asking user's data and nobody else's.
+pub async fn cancelled_requests_never_see_another_users_data(store: SharedStateStore) {
+    const DATASETS: i64 = 4;
+    let mut people = Vec::new();
+    for name in ["amina", "musa"] {
+        let user = user(&store, name).await;
+        let (record, token) = session(&store, &user, Duration::from_secs(3600)).await;
+        for i in 0..DATASETS {
+            let body = format!("dataset {i} of {}", user.id);
+            let new = owned(OwnedKind::Dataset, &format!("{}-{i}", user.id), None, i, body.as_bytes());
+            store.insert_owned(&principal(&record), new).await.unwrap();
+        }
+        people.push((user, record, token));
+    }
+    let people = std::sync::Arc::new(people);
+    let mut rng = rand::thread_rng();
+    let requests = (0..4000usize).map(|n| {
+        let (store, people) = (store.clone(), people.clone());
+        // Operation, user and cancelling vary independently over every 16 requests.
+        let cancel_after = (n / 8 % 2 == 0).then(|| Duration::from_micros(rng.gen_range(0..2000)));
+        let i = rng.gen_range(0..DATASETS);
+        async move {
+            let (user, record, token) = &people[n / 4 % 2];
+            let principal = principal(record);
+            let read = async {
+                match n % 4 {
+                    0 | 1 => {
+                        let found = store.session_by_token(token.key()).await.unwrap().unwrap();
+                        assert_eq!((found.user_id, found.id), (user.id, record.id), "a session of its own user");
+                    }
+                    2 => {
+                        let body = store.get_owned(&principal, OwnedKind::Dataset, &format!("{}-{i}", user.id)).await;
+                        assert_eq!(body.unwrap().unwrap(), format!("dataset {i} of {}", user.id).into_bytes());
+                    }
+                    _ => {
+                        let bodies = store.list_owned(&principal, OwnedKind::Dataset).await.unwrap();
+                        assert_eq!(bodies.len() as i64, DATASETS);
+                        let suffix = format!(" of {}", user.id);
+                        assert!(bodies.iter().all(|body| body.ends_with(suffix.as_bytes())), "only its own datasets");
+                    }
+                }
+            };
+            match cancel_after {
+                Some(after) => tokio::time::timeout(after, read).await.is_ok(),
+                None => {
+                    read.await;
+                    true
+                }
+            }
+        }
+    });
+    use futures::StreamExt;
+    let finished: Vec<bool> = futures::stream::iter(requests).buffer_unordered(64).collect().await;
+    let cancelled = finished.iter().filter(|done| !**done).count();
+    assert!(cancelled > 0, "some requests were cancelled half-way");
+    assert!(finished.len() - cancelled >= 2000, "every request that was not cancelled finished");
+    // The store still answers each user with their own data afterwards.
+    for (user, record, token) in people.iter() {
+        assert_eq!(store.session_by_token(token.key()).await.unwrap().unwrap().user_id, user.id);
+        assert_eq!(store.list_owned(&principal(record), OwnedKind::Dataset).await.unwrap().len() as i64, DATASETS);
+    }
+}
+
 /// Generates one `#[tokio::test]` per behaviour above for a store made by
-/// `$make` (an async expression giving a fresh, empty `SharedStateStore`).
+/// `$make` (an async expression giving a [`Fixture`] around a fresh, empty
+/// store).
 #[macro_export]
 macro_rules! store_suite {
     ($make:expr) => {
@@ -247,14 +363,17 @@ macro_rules! store_suite {
             an_ended_session_cannot_write,
             deleting_a_user_deletes_everything_of_theirs,
             concurrent_writes_of_one_session_are_all_kept,
-            security_events_are_kept_in_order);
+            security_events_are_kept_in_order,
+            a_name_is_registered_once_under_contention,
+            a_deleted_users_name_is_free_again,
+            cancelled_requests_never_see_another_users_data);
     };
     (@tests $make:expr; $($name:ident),*) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                let store = $make.await;
-                store_suite::$name(store).await;
+                let fixture = $make.await;
+                store_suite::$name(store_suite::Fixture::store(&fixture)).await;
             }
         )*
     };

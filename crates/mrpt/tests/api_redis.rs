@@ -1,0 +1,97 @@
+//! The server on a Redis state store that the test starts, pauses, stops and
+//! restarts: it fails closed with 503 `store_unavailable` while Redis is
+//! away, recovers by itself, and refuses to start without Redis.
+
+mod common;
+mod redis_servers;
+
+use common::{tiny_csv, TestClient, TestServer};
+use redis_servers::{free_port, RedisServer};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+async fn wait_ready(client: &mut TestClient, status: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while client.get("/readyz").await.status.as_u16() != status {
+        assert!(Instant::now() < deadline, "/readyz never became {status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_fails_closed_while_redis_is_away_and_recovers_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start(dir.path());
+    let port = redis.port;
+    let server = TestServer::start_with(&["--store", &redis.url()]).await;
+    let mut amina = TestClient::signed_up(&server, "amina").await;
+    let mut musa = TestClient::signed_up(&server, "musa").await;
+    amina.upload("wards.csv", tiny_csv()).await.expect(201, "");
+    let datasets = amina.dataset_ids().await;
+    assert_eq!(datasets.len(), 1);
+    assert!(musa.dataset_ids().await.is_empty());
+
+    // Paused: every call that needs the store is 503, within the store's
+    // command timeout rather than after the pause.
+    redis.pause(Duration::from_secs(10));
+    let started = Instant::now();
+    let login = serde_json::json!({"username": "amina", "password": common::PASSWORD});
+    let (mut a, mut b, mut c, mut d) = (amina.clone(), amina.clone(), musa.clone(), server.client());
+    let (datasets_during, ready_during, session_during, login_during) =
+        tokio::join!(a.get("/api/datasets"), b.get("/readyz"), c.get("/api/session"), d.post("/api/auth/login", login));
+    for answer in [datasets_during, ready_during, session_during, login_during] {
+        answer.expect(503, "store_unavailable");
+    }
+    assert!(started.elapsed() < Duration::from_secs(8), "answers come before the pause ends");
+
+    // Back by itself, and every answer is still the asker's own.
+    wait_ready(&mut amina, 200).await;
+    for _ in 0..10 {
+        assert_eq!(amina.dataset_ids().await, datasets);
+        assert!(musa.dataset_ids().await.is_empty());
+        let session = musa.get("/api/session").await;
+        session.expect(200, "");
+        assert_eq!(session.json()["user"]["username"], "musa");
+    }
+
+    // Stopped: 503 again, never an answer from memory.
+    redis.stop();
+    amina.get("/api/datasets").await.expect(503, "store_unavailable");
+    amina.get("/readyz").await.expect(503, "store_unavailable");
+
+    // Restarted empty on the same port: ready again; the old sessions are
+    // unknown, so 401, and the accounts can be made afresh.
+    let _redis = RedisServer::start_on(port, dir.path(), &[]);
+    wait_ready(&mut amina, 200).await;
+    amina.get("/api/datasets").await.expect(401, "unauthenticated");
+    let mut again = TestClient::signed_up(&server, "amina").await;
+    assert!(again.dataset_ids().await.is_empty());
+}
+
+#[test]
+fn serve_exits_with_a_clear_message_when_redis_does_not_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("redis://127.0.0.1:{}", free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mrpt"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--store", &url, "--data-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("mrpt serve kept running without Redis");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success());
+    assert!(stderr.contains("mrpt: ") && stderr.contains("Redis") && stderr.contains(&url), "{stderr}");
+}
