@@ -54,9 +54,17 @@ async fn a_clean_run_passes_and_covers_every_endpoint() {
         "GET /api/itn/{id}/export.csv",
         "GET /api/session",
         "GET /api/sessions",
-        "DELETE /api/datasets/{id}",
-        "DELETE /api/analyses/{id}",
-        "DELETE /api/sessions/{id}",
+        "GET /api/datasets/{id} [probe]",
+        "GET /api/datasets/{id}/file [probe]",
+        "GET /api/analyses/{id} [probe]",
+        "GET /api/analyses/{id}/export.csv [probe]",
+        "GET /api/analyses/{id}/map.svg [probe]",
+        "GET /api/analyses/{id}/chart.svg [probe]",
+        "GET /api/itn/{id} [probe]",
+        "GET /api/itn/{id}/export.csv [probe]",
+        "DELETE /api/datasets/{id} [probe]",
+        "DELETE /api/analyses/{id} [probe]",
+        "DELETE /api/sessions/{id} [probe]",
     ];
     for endpoint in expected {
         assert!(seen.iter().any(|s| s == endpoint), "{endpoint} missing from {seen:?}");

@@ -67,6 +67,9 @@ pub struct Call {
     pub path: String,
     pub payload: Payload,
     pub retry: Retry,
+    /// Sent with another user's id: kept apart in the statistics, as a
+    /// refusal costs the server less than an answer.
+    probe: bool,
 }
 
 impl Call {
@@ -76,7 +79,7 @@ impl Call {
             None => template.to_owned(),
         };
         let retry = if matches!(method, Method::GET | Method::DELETE) { Retry::AfterConnectionError } else { Retry::Never };
-        Self { method, template: template.to_owned(), path, payload: Payload::Empty, retry }
+        Self { method, template: template.to_owned(), path, payload: Payload::Empty, retry, probe: false }
     }
 
     pub fn get(template: &str, id: Option<&str>) -> Self {
@@ -96,8 +99,13 @@ impl Call {
         Self { retry: Retry::AfterConnectionError, ..self }
     }
 
+    pub fn probe(self) -> Self {
+        Self { probe: true, ..self }
+    }
+
     pub fn endpoint(&self) -> String {
-        format!("{} {}", self.method, self.template)
+        let probe = if self.probe { " [probe]" } else { "" };
+        format!("{} {}{probe}", self.method, self.template)
     }
 }
 

@@ -72,6 +72,7 @@ pub async fn run(args: LoadtestArgs) -> anyhow::Result<()> {
         recorder: recorder.clone(),
         rounds,
         progress: progress_bar((users * rounds) as u64),
+        started: tokio::sync::Barrier::new(users),
     });
 
     let started = Instant::now();

@@ -12,6 +12,7 @@ use indicatif::ProgressBar;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::sync::Arc;
+use tokio::sync::Barrier;
 
 /// Everything the users of a run share.
 pub struct Run {
@@ -21,6 +22,7 @@ pub struct Run {
     pub recorder: Arc<Recorder>,
     pub rounds: usize,
     pub progress: ProgressBar,
+    pub started: Barrier,
 }
 
 impl Run {
@@ -34,17 +36,15 @@ impl Run {
 /// One user's whole part of the run. Failures are recorded, not returned:
 /// a user that cannot go on stops, the others carry on.
 pub async fn simulate(run: Arc<Run>, index: usize) {
-    let mut done = 0;
-    if let Some(user) = User::sign_up(&run, index).await {
-        if user.upload().await {
-            while done < run.rounds {
-                user.round().await;
-                done += 1;
-                run.rounds_done(1);
-            }
-        }
+    let user = User::start(&run, index).await;
+    // Every user's ids are in the registry before anyone probes, so that
+    // every probe has a target.
+    run.started.wait().await;
+    let Some(user) = user else { return run.rounds_done(run.rounds) };
+    for _ in 0..run.rounds {
+        user.round().await;
+        run.rounds_done(1);
     }
-    run.rounds_done(run.rounds - done);
 }
 
 struct User<'a> {
@@ -99,10 +99,27 @@ impl<'a> User<'a> {
         self.run.registry.is_foreign(self.index, id)
     }
 
-    async fn upload(&self) -> bool {
-        let Some(id) = self.create(&Call::upload(self.table.clone()), Kind::Dataset).await else { return false };
-        self.run.registry.update(self.index, |owned| owned.datasets.push(id));
-        true
+    /// Signs up and makes one object of each kind. `None` when there is no
+    /// dataset to work on.
+    async fn start(run: &'a Run, index: usize) -> Option<User<'a>> {
+        let user = Self::sign_up(run, index).await?;
+        let dataset = user.create(&Call::upload(user.table.clone()), Kind::Dataset).await?;
+        run.registry.update(index, |owned| owned.datasets.push(dataset.clone()));
+        let call = Call::post("/api/datasets/{id}/analyses", Some(&dataset), json!({}));
+        if let Some(analysis) = user.create(&call, Kind::Analysis).await {
+            run.registry.update(index, |owned| owned.analyses.push(analysis));
+        }
+        user.plan().await;
+        Some(user)
+    }
+
+    /// A new bed-net plan of the user's analysis.
+    async fn plan(&self) {
+        let Some(analysis) = self.owned().latest(Kind::Analysis).map(str::to_owned) else { return };
+        let call = Call::post("/api/analyses/{id}/itn", Some(&analysis), json!({"total_nets": 20000}));
+        if let Some(id) = self.create(&call, Kind::Plan).await {
+            self.run.registry.update(self.index, |owned| owned.plans.push(id));
+        }
     }
 
     async fn round(&self) {
@@ -110,24 +127,9 @@ impl<'a> User<'a> {
         let owned = self.owned();
         self.read_json(&Call::get("/api/datasets", None), |doc| checks::dataset_list(doc, &owned, &self.marker, &foreign)).await;
         self.read_own(Kind::Dataset, &owned).await;
-
-        // Made in the first round; tried again in the next if it failed.
-        if let (Some(dataset), None) = (owned.latest(Kind::Dataset), owned.latest(Kind::Analysis)) {
-            let call = Call::post("/api/datasets/{id}/analyses", Some(dataset), json!({}));
-            if let Some(id) = self.create(&call, Kind::Analysis).await {
-                self.run.registry.update(self.index, |owned| owned.analyses.push(id));
-            }
-        }
-        let owned = self.owned();
         self.read_json(&Call::get("/api/analyses", None), |doc| checks::analysis_list(doc, &owned, &foreign)).await;
         self.read_own(Kind::Analysis, &owned).await;
-
-        if let Some(analysis) = owned.latest(Kind::Analysis) {
-            let call = Call::post("/api/analyses/{id}/itn", Some(analysis), json!({"total_nets": 20000}));
-            if let Some(id) = self.create(&call, Kind::Plan).await {
-                self.run.registry.update(self.index, |owned| owned.plans.push(id));
-            }
-        }
+        self.plan().await;
         let owned = self.owned();
         self.read_own(Kind::Plan, &owned).await;
 
@@ -167,7 +169,7 @@ impl<'a> User<'a> {
         let Some(victim) = self.run.registry.someone_else(self.index) else { return };
         for route in &self.run.endpoints.probes {
             let Some(id) = victim.latest(route.kind) else { continue };
-            let call = Call::new(route.method.clone(), &route.template, Some(id));
+            let call = Call::new(route.method.clone(), &route.template, Some(id)).probe();
             if let Some(reply) = self.call(&call).await {
                 self.judge(&call, Some(&reply), checks::probe(reply.status, reply.error_code().as_deref()));
             }
