@@ -7,6 +7,7 @@ pub mod datasets;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod loadtest;
 pub mod metrics;
 pub mod password;
 pub mod principal;

@@ -1,4 +1,5 @@
-//! The `mrpt` command line: `mrpt serve` runs the server.
+//! The `mrpt` command line: `mrpt serve` runs the server, `mrpt loadtest`
+//! checks under load that no user reaches another's data.
 
 use clap::{Parser, Subcommand};
 use std::io::IsTerminal;
@@ -14,6 +15,8 @@ struct Cli {
 enum Command {
     /// Run the HTTP server and the web page.
     Serve(mrpt::config::ServeConfig),
+    /// Many users at once against running servers, checking for bleeds.
+    Loadtest(mrpt::loadtest::LoadtestArgs),
 }
 
 fn init_logging() {
@@ -33,6 +36,7 @@ async fn main() -> std::process::ExitCode {
     init_logging();
     let result = match cli.command {
         Command::Serve(config) => mrpt::serve::run(config).await,
+        Command::Loadtest(args) => mrpt::loadtest::run(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
