@@ -81,6 +81,15 @@ pub fn not_cacheable(cache_control: Option<&str>, vary: Option<&str>) -> Verdict
     }
 }
 
+/// API.md: only login, logout, revocation and account deletion set a
+/// cookie; one set anywhere else could end up in a shared cache.
+pub fn sets_no_cookie(set_cookie: Option<&str>) -> Verdict {
+    match set_cookie {
+        None => Ok(()),
+        Some(_) => Err(Finding::error("unexpected_set_cookie", "the answer sets a cookie")),
+    }
+}
+
 pub fn status(status: StatusCode, code: Option<&str>, expected: u16) -> Verdict {
     if status.as_u16() == expected {
         Ok(())
@@ -300,12 +309,14 @@ mod tests {
     }
 
     #[test]
-    fn answers_without_no_store_are_errors() {
+    fn cacheable_answers_are_errors() {
         assert_eq!(not_cacheable(Some("no-store"), Some("Cookie")), Ok(()));
         assert_eq!(not_cacheable(Some("private, no-store"), Some("Accept-Encoding, cookie")), Ok(()));
         assert!(matches!(not_cacheable(None, Some("Cookie")), Err(Finding::Error { code, .. }) if code == "cacheable_answer"));
         assert!(not_cacheable(Some("max-age=60"), Some("Cookie")).is_err());
         assert!(not_cacheable(Some("no-store"), None).is_err());
+        assert_eq!(sets_no_cookie(None), Ok(()));
+        assert!(sets_no_cookie(Some("mrpt_session=x; Path=/")).is_err());
     }
 
     #[test]

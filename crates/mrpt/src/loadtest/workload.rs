@@ -1,6 +1,7 @@
 //! One simulated user's part of a run: sign up, upload the marked ward
-//! table, then rounds of every read the server offers on the user's own
-//! objects and probes of another user's ids, judging every answer.
+//! table, analyse it and plan bed nets, then rounds of every read the
+//! server offers on the user's own objects, a new plan, and probes of
+//! another user's ids, judging every answer.
 
 use super::checks::{self, Finding, Verdict};
 use super::client::{Call, Credentials, Failure, Reply, Transport};
@@ -224,6 +225,9 @@ impl<'a> User<'a> {
         let reply = self.run.transport.send(&self.credentials, call).await?;
         self.judge(call, Some(&reply), checks::markers(&reply.body, &self.marker));
         self.judge(call, Some(&reply), checks::not_cacheable(reply.header("cache-control"), reply.header("vary")));
+        if call.template != "/api/auth/login" {
+            self.judge(call, Some(&reply), checks::sets_no_cookie(reply.header("set-cookie")));
+        }
         Ok(reply)
     }
 
