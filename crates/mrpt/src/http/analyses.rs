@@ -264,12 +264,6 @@ async fn delete_analysis(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A download named after the dataset, e.g. `Kano wards-ranking.csv`.
-async fn download_name(app: &AppState, principal: &Principal, record: &AnalysisRecord, suffix: &str) -> String {
-    let dataset = app.owned.get::<DatasetRecord>(principal, &record.dataset_id.to_string()).await.ok().flatten();
-    format!("{}-{suffix}", dataset.map_or_else(|| "analysis".to_owned(), |d| d.name))
-}
-
 fn csv_response(file_name: &str, body: String) -> Response {
     let headers = [
         (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
@@ -294,9 +288,10 @@ async fn export_analysis(
     PathId(id): PathId<AnalysisId>,
     session: CurrentSession,
 ) -> Result<Response, ApiError> {
-    let (record, outcome) = find_analysis(&app, &session.principal, id).await?;
-    let name = download_name(&app, &session.principal, &record, "ranking.csv").await;
-    Ok(csv_response(&name, export::analysis_csv(&outcome)))
+    let principal = &session.principal;
+    let (record, outcome) = find_analysis(&app, principal, id).await?;
+    let dataset = find_dataset(&app, principal, record.dataset_id).await?;
+    Ok(csv_response(&format!("{}-ranking.csv", dataset.name), export::analysis_csv(&outcome)))
 }
 
 #[utoipa::path(get, path = "/api/analyses/{id}/map.svg", tag = "analyses",
