@@ -14,7 +14,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP server and the web page.
-    Serve(mrpt::config::ServeConfig),
+    Serve(Box<mrpt::config::ServeConfig>),
     /// Many users at once against running servers, checking for bleeds.
     Loadtest(mrpt::loadtest::LoadtestArgs),
 }
@@ -35,7 +35,7 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging();
     let result = match cli.command {
-        Command::Serve(config) => mrpt::serve::run(config).await,
+        Command::Serve(config) => mrpt::serve::run(*config).await,
         Command::Loadtest(args) => mrpt::loadtest::run(args).await,
     };
     match result {

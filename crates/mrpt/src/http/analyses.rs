@@ -153,6 +153,17 @@ async fn read_json<T: DeserializeOwned>(app: &AppState, key: &FileKey) -> Result
     })
 }
 
+/// An analysis with the dataset it was run on, for answers that name it.
+async fn find_analysis_and_dataset(
+    app: &AppState,
+    principal: &Principal,
+    id: AnalysisId,
+) -> Result<(AnalysisOutcome, DatasetRecord), ApiError> {
+    let (record, outcome) = find_analysis(app, principal, id).await?;
+    let dataset = find_dataset(app, principal, record.dataset_id).await?;
+    Ok((outcome, dataset))
+}
+
 async fn find_analysis(app: &AppState, principal: &Principal, id: AnalysisId) -> Result<(AnalysisRecord, AnalysisOutcome), ApiError> {
     let record = app.owned.get::<AnalysisRecord>(principal, &id.to_string()).await?.ok_or(ApiError::NotFound)?;
     let outcome = read_json(app, &FileKey::analysis_result(principal, record.dataset_id, record.id)).await?;
@@ -288,9 +299,7 @@ async fn export_analysis(
     PathId(id): PathId<AnalysisId>,
     session: CurrentSession,
 ) -> Result<Response, ApiError> {
-    let principal = &session.principal;
-    let (record, outcome) = find_analysis(&app, principal, id).await?;
-    let dataset = find_dataset(&app, principal, record.dataset_id).await?;
+    let (outcome, dataset) = find_analysis_and_dataset(&app, &session.principal, id).await?;
     Ok(csv_response(&format!("{}-ranking.csv", dataset.name), export::analysis_csv(&outcome)))
 }
 
@@ -305,8 +314,7 @@ async fn analysis_map(
     session: CurrentSession,
 ) -> Result<Response, ApiError> {
     let principal = &session.principal;
-    let (record, outcome) = find_analysis(&app, principal, id).await?;
-    let dataset = find_dataset(&app, principal, record.dataset_id).await?;
+    let (outcome, dataset) = find_analysis_and_dataset(&app, principal, id).await?;
     let boundaries = load_boundaries(&app, principal, &dataset).await?.ok_or(ApiError::NoBoundaries)?;
     let title = dataset.name.clone();
     let svg = tokio::task::spawn_blocking(move || render::map_svg(&boundaries, &outcome, &title))
@@ -326,9 +334,7 @@ async fn analysis_chart(
     PathId(id): PathId<AnalysisId>,
     session: CurrentSession,
 ) -> Result<Response, ApiError> {
-    let principal = &session.principal;
-    let (record, outcome) = find_analysis(&app, principal, id).await?;
-    let dataset = find_dataset(&app, principal, record.dataset_id).await?;
+    let (outcome, dataset) = find_analysis_and_dataset(&app, &session.principal, id).await?;
     Ok(svg_response(render::chart_svg(&outcome, &dataset.name)))
 }
 

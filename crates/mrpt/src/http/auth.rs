@@ -5,7 +5,7 @@ use super::extract::{request_context, session_cookie, ApiJson, CurrentSession, C
 use super::views::{ErrorResponse, SessionEnvelope, User};
 use super::AppState;
 use crate::config::Registration;
-use crate::domain::{Millis, NewPassword, SessionId, UserId, Username};
+use crate::domain::{Millis, NewPassword, UserId, Username};
 use crate::error::ApiError;
 use crate::security::{EventKind, EventSubject};
 use crate::store::files::FilePrefix;
@@ -117,16 +117,7 @@ async fn login(State(app): State<AppState>, parts: Parts, ApiJson(body): ApiJson
         app.state.end_session_by_token(old.key()).await?;
     }
     let token = SessionToken::issue(user.id);
-    let now = Millis::now();
-    let record = SessionRecord {
-        id: SessionId::random(),
-        user_id: user.id,
-        token_hash: token.hash(),
-        created_at: now,
-        last_seen_at: now,
-        idle_expires_at: now.plus(app.sessions.idle),
-        expires_at: now.plus(app.sessions.absolute),
-    };
+    let record = SessionRecord::start(&token, app.sessions.idle, app.sessions.absolute);
     app.state.create_session(&record).await?;
     metrics::counter!("mrpt_sessions_created_total").increment(1);
     context.set_session(record.id);

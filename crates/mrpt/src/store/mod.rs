@@ -110,6 +110,20 @@ pub struct SessionKey {
 }
 
 impl SessionRecord {
+    /// A new session for the token's user, starting now.
+    pub fn start(token: &crate::token::SessionToken, idle: std::time::Duration, absolute: std::time::Duration) -> Self {
+        let now = Millis::now();
+        Self {
+            id: SessionId::random(),
+            user_id: token.claimed_user(),
+            token_hash: token.hash(),
+            created_at: now,
+            last_seen_at: now,
+            idle_expires_at: now.plus(idle),
+            expires_at: now.plus(absolute),
+        }
+    }
+
     pub fn key(&self) -> SessionKey {
         SessionKey { user_id: self.user_id, token_hash: self.token_hash }
     }

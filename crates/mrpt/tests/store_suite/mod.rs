@@ -2,7 +2,7 @@
 //! each implementation by `store_suite!`.
 #![allow(dead_code)]
 
-use mrpt::domain::{Millis, SessionId, UserId, Username};
+use mrpt::domain::{Millis, UserId, Username};
 use mrpt::principal::Principal;
 use mrpt::store::{NewOwned, OwnedKind, SecurityEvent, SessionKey, SessionRecord, SharedStateStore, StoreError, UserRecord};
 use mrpt::token::SessionToken;
@@ -34,16 +34,7 @@ pub async fn user(store: &SharedStateStore, name: &str) -> UserRecord {
 
 pub async fn session(store: &SharedStateStore, user: &UserRecord, idle: Duration) -> (SessionRecord, SessionToken) {
     let token = SessionToken::issue(user.id);
-    let now = Millis::now();
-    let record = SessionRecord {
-        id: SessionId::random(),
-        user_id: user.id,
-        token_hash: token.hash(),
-        created_at: now,
-        last_seen_at: now,
-        idle_expires_at: now.plus(idle),
-        expires_at: now.plus(Duration::from_secs(3600)),
-    };
+    let record = SessionRecord::start(&token, idle, Duration::from_secs(3600));
     store.create_session(&record).await.unwrap();
     (record, token)
 }
