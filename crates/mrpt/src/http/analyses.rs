@@ -178,14 +178,13 @@ async fn store_result<R: crate::store::owned::OwnedRecord>(
     record: &R,
     key: &FileKey,
     result: &impl Serialize,
-    cleanup: impl FnOnce() -> Option<FilePrefix>,
 ) -> Result<(), ApiError> {
     let bytes = serde_json::to_vec(result).map_err(|_| ApiError::Internal)?;
     write_file(app, key, &bytes).await?;
     let inserted = app.owned.insert(principal, record).await;
     if inserted.is_err() {
-        if let Some(prefix) = cleanup() {
-            let _ = app.files.delete_prefix(&prefix).await;
+        if let Err(err) = app.files.delete(key).await {
+            tracing::error!(error = %err.0, "could not remove the result of a failed insert");
         }
     }
     inserted.map_err(|err| match err {
@@ -225,7 +224,7 @@ async fn run_analysis(
         .map_err(analysis_error)?;
     let record = AnalysisRecord::new(principal, dataset.id, outcome.method);
     let key = FileKey::analysis_result(principal, dataset.id, record.id);
-    store_result(&app, principal, &record, &key, &outcome, || Some(FilePrefix::analysis(principal, dataset.id, record.id))).await?;
+    store_result(&app, principal, &record, &key, &outcome).await?;
     Ok((StatusCode::CREATED, Json(AnalysisView::of(&record, outcome))))
 }
 
@@ -267,10 +266,7 @@ async fn delete_analysis(
     session: CurrentSession,
 ) -> Result<StatusCode, ApiError> {
     let principal = &session.principal;
-    let record = app.owned.get::<AnalysisRecord>(principal, &id.to_string()).await?.ok_or(ApiError::NotFound)?;
-    if !app.owned.delete::<AnalysisRecord>(principal, &id.to_string()).await? {
-        return Err(ApiError::NotFound);
-    }
+    let record = app.owned.delete::<AnalysisRecord>(principal, &id.to_string()).await?.ok_or(ApiError::NotFound)?;
     app.files.delete_prefix(&FilePrefix::analysis(principal, record.dataset_id, id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -368,7 +364,7 @@ async fn plan_nets(
     let plan = plan_itn(&table, &outcome, &request).map_err(itn_error)?;
     let record = PlanRecord::new(principal, &analysis, plan.method);
     let key = FileKey::plan(principal, analysis.dataset_id, analysis.id, record.id);
-    store_result(&app, principal, &record, &key, &plan, || None).await?;
+    store_result(&app, principal, &record, &key, &plan).await?;
     Ok((StatusCode::CREATED, Json(PlanView::of(&record, plan))))
 }
 

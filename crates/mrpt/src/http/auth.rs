@@ -196,12 +196,12 @@ async fn change_password(
 }
 
 /// Checks a logged-in user's password: 403 `invalid_credentials` when wrong.
-async fn confirm_password(app: &AppState, user_id: UserId, password: String) -> Result<UserRecord, ApiError> {
+async fn confirm_password(app: &AppState, user_id: UserId, password: String) -> Result<(), ApiError> {
     let user = app.state.get_user(user_id).await?.ok_or(ApiError::Unauthenticated)?;
-    if !app.passwords.verify(password, Some(user.password_hash.clone())).await {
+    if !app.passwords.verify(password, Some(user.password_hash)).await {
         return Err(ApiError::InvalidCredentials { status: StatusCode::FORBIDDEN });
     }
-    Ok(user)
+    Ok(())
 }
 
 #[derive(Deserialize, ToSchema)]

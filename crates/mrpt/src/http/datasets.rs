@@ -315,7 +315,7 @@ async fn delete_dataset(
     session: CurrentSession,
 ) -> Result<StatusCode, ApiError> {
     let principal = &session.principal;
-    if !app.owned.delete::<DatasetRecord>(principal, &id.to_string()).await? {
+    if app.owned.delete::<DatasetRecord>(principal, &id.to_string()).await?.is_none() {
         return Err(ApiError::NotFound);
     }
     app.files.delete_prefix(&FilePrefix::dataset(principal, id)).await?;

@@ -86,6 +86,8 @@ pub trait FileStore: Send + Sync {
     /// Starts writing a file; it becomes visible only when finished.
     async fn begin(&self, key: &FileKey) -> Result<Box<dyn FileUpload>, FileStoreError>;
     async fn read(&self, key: &FileKey) -> Result<Option<Bytes>, FileStoreError>;
+    /// Deletes one file; a file that is not there is already deleted.
+    async fn delete(&self, key: &FileKey) -> Result<(), FileStoreError>;
     async fn delete_prefix(&self, prefix: &FilePrefix) -> Result<(), FileStoreError>;
 }
 
@@ -131,6 +133,13 @@ impl FileStore for DirFileStore {
             Ok(bytes) => Ok(Some(bytes.into())),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(err) => Err(err.into()),
+        }
+    }
+
+    async fn delete(&self, key: &FileKey) -> Result<(), FileStoreError> {
+        match tokio::fs::remove_file(self.path_of(key.as_str())).await {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err.into()),
+            _ => Ok(()),
         }
     }
 

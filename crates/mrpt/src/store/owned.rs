@@ -63,12 +63,14 @@ impl OwnedRecords {
         Ok(records)
     }
 
-    pub async fn delete<R: OwnedRecord>(&self, principal: &Principal, id: &str) -> StoreResult<bool> {
+    /// Deletes one of the principal's records (and its descendants) and
+    /// gives back what was deleted, `None` when there was nothing to delete.
+    pub async fn delete<R: OwnedRecord>(&self, principal: &Principal, id: &str) -> StoreResult<Option<R>> {
         // Reading first applies the owner check to deletes too.
-        if self.get::<R>(principal, id).await?.is_none() {
-            return Ok(false);
-        }
-        self.store.delete_owned(principal, R::KIND, id).await
+        let Some(record) = self.get::<R>(principal, id).await? else {
+            return Ok(None);
+        };
+        Ok(self.store.delete_owned(principal, R::KIND, id).await?.then_some(record))
     }
 
     async fn checked<R: OwnedRecord>(&self, principal: &Principal, body: &[u8]) -> StoreResult<Option<R>> {
