@@ -1,5 +1,5 @@
-//! Configuration of `mrpt serve`: flags, each also read from the environment
-//! variable `MRPT_<NAME>`, printed once at start-up.
+//! Configuration of `mrpt serve` and `mrpt admin`: flags, each also read
+//! from the environment variable `MRPT_<NAME>`, printed once at start-up.
 
 use crate::store::StoreChoice;
 use clap::{Args, ValueEnum};
@@ -14,21 +14,9 @@ pub struct ServeConfig {
     #[arg(long, env = "MRPT_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
 
-    /// Folder for the embedded state store (SQLite) and the uploaded files.
-    #[arg(long, env = "MRPT_DATA_DIR", default_value = "./mrpt-data")]
-    pub data_dir: PathBuf,
-
-    /// The state store: `sqlite` (a file under --data-dir), `redis://HOST:PORT/DB`
-    /// or `rediss://…` (TLS) for one Redis server, or
-    /// `redis+cluster://HOST1:PORT1,HOST2:PORT2,…` (`rediss+cluster://…` for TLS)
-    /// for a Redis Cluster named by some of its nodes. A password goes before
-    /// the hosts: `redis://:PASSWORD@HOST:PORT`.
-    #[arg(long, env = "MRPT_STORE", default_value = "sqlite")]
-    pub store: StoreChoice,
-
-    /// Prefix of every Redis key, so that several deployments can share one Redis.
-    #[arg(long, env = "MRPT_STORE_PREFIX", default_value = "mrpt", value_parser = crate::store::redis::parse_prefix)]
-    pub store_prefix: String,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub stores: StoreConfig,
 
     /// The URL users reach the server at; https turns on `Secure` cookies
     /// named `__Host-mrpt_session`.
@@ -81,6 +69,27 @@ pub struct ServeConfig {
     #[arg(long, hide = true)]
     #[serde(skip)]
     pub worker_bind: Option<SocketAddr>,
+}
+
+/// Where users, sessions and files are kept: shared by `mrpt serve` and
+/// `mrpt admin`, so both always name the same stores the same way.
+#[derive(Debug, Clone, Args, Serialize)]
+pub struct StoreConfig {
+    /// Folder for the embedded state store (SQLite) and the uploaded files.
+    #[arg(long, env = "MRPT_DATA_DIR", default_value = "./mrpt-data")]
+    pub data_dir: PathBuf,
+
+    /// The state store: `sqlite` (a file under --data-dir), `redis://HOST:PORT/DB`
+    /// or `rediss://…` (TLS) for one Redis server, or
+    /// `redis+cluster://HOST1:PORT1,HOST2:PORT2,…` (`rediss+cluster://…` for TLS)
+    /// for a Redis Cluster named by some of its nodes. A password goes before
+    /// the hosts: `redis://:PASSWORD@HOST:PORT`.
+    #[arg(long, env = "MRPT_STORE", default_value = "sqlite")]
+    pub store: StoreChoice,
+
+    /// Prefix of every Redis key, so that several deployments can share one Redis.
+    #[arg(long, env = "MRPT_STORE_PREFIX", default_value = "mrpt", value_parser = crate::store::redis::parse_prefix)]
+    pub store_prefix: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]

@@ -1,5 +1,6 @@
-//! The `mrpt` command line: `mrpt serve` runs the server, `mrpt loadtest`
-//! checks under load that no user reaches another's data.
+//! The `mrpt` command line: `mrpt serve` runs the server, `mrpt admin`
+//! acts on its stores, `mrpt loadtest` checks under load that no user
+//! reaches another's data.
 
 use clap::{Parser, Subcommand};
 use std::io::IsTerminal;
@@ -15,6 +16,8 @@ struct Cli {
 enum Command {
     /// Run the HTTP server and the web page.
     Serve(Box<mrpt::config::ServeConfig>),
+    /// Operator commands on the configured stores: users, sessions, events, purge.
+    Admin(mrpt::admin::AdminArgs),
     /// Many users at once against running servers, checking for bleeds.
     Loadtest(mrpt::loadtest::LoadtestArgs),
 }
@@ -36,6 +39,7 @@ async fn main() -> std::process::ExitCode {
     init_logging();
     let result = match cli.command {
         Command::Serve(config) => mrpt::serve::run(*config).await,
+        Command::Admin(args) => mrpt::admin::run(args).await,
         Command::Loadtest(args) => mrpt::loadtest::run(args).await,
     };
     match result {

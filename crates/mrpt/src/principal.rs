@@ -1,6 +1,6 @@
-//! The authenticated caller of a request. It is made only from a session
-//! record that the store returned for the request's cookie, so nothing else
-//! in a request can name whose data is touched (DESIGN.md rule 2).
+//! The authenticated caller of a request. In the server it is made only from
+//! a session record that the store returned for the request's cookie, so
+//! nothing else in a request can name whose data is touched (DESIGN.md rule 2).
 
 use crate::domain::{SessionId, UserId};
 use crate::store::SessionRecord;
@@ -17,6 +17,13 @@ impl Principal {
     /// tests make them from session records they created themselves.
     pub fn from_session(session: &SessionRecord, request_id: String) -> Self {
         Self { user_id: session.user_id, session_id: session.id, request_id }
+    }
+
+    /// An operator reading or removing a user's records with `mrpt admin`,
+    /// which holds the store's credentials anyway. Its session is a fresh
+    /// random id that is no live session, so it can never insert a record.
+    pub fn operator(user_id: UserId, action: &str) -> Self {
+        Self { user_id, session_id: SessionId::random(), request_id: format!("admin:{action}") }
     }
 
     pub fn user_id(&self) -> UserId {

@@ -1,6 +1,6 @@
 //! The security event log: what an operator must be able to see afterwards
 //! (isolation violations, CSRF refusals, forged tokens, lock-outs,
-//! revocations). Events go to the state store and to the error log; never a
+//! revocations, resets). Events go to the state store and to the error log; never a
 //! token, a password or a cell of user data.
 
 use crate::domain::{Millis, SessionId, UserId};
@@ -23,6 +23,7 @@ pub enum EventKind {
     LoginLockout,
     SessionRevoked,
     SessionsEnded,
+    SessionsReset,
     PasswordChanged,
     AccountDeleted,
 }
@@ -36,6 +37,7 @@ impl EventKind {
             Self::LoginLockout => "login_lockout",
             Self::SessionRevoked => "session_revoked",
             Self::SessionsEnded => "sessions_ended",
+            Self::SessionsReset => "sessions_reset",
             Self::PasswordChanged => "password_changed",
             Self::AccountDeleted => "account_deleted",
         }

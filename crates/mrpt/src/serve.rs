@@ -3,11 +3,9 @@
 //! With `--workers N` this process supervises N workers instead.
 
 use crate::config::ServeConfig;
-use crate::http::{router, AppState, Stores};
-use crate::store::files::DirFileStore;
-use crate::store::open_state_store;
+use crate::http::{router, AppState};
+use crate::store::Stores;
 use anyhow::Context;
-use std::sync::Arc;
 
 pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     if config.worker_bind.is_none() {
@@ -18,12 +16,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     }
     let metrics = crate::metrics::install(&config)?;
 
-    tokio::fs::create_dir_all(&config.data_dir)
-        .await
-        .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
-    let state = open_state_store(&config.store, &config.data_dir, &config.store_prefix).await?;
-    let files = DirFileStore::open(&config.data_dir.join("files")).await.context("cannot open the file store")?;
-    let app = AppState::new(&config, Stores { state, files: Arc::new(files) }, metrics);
+    let app = AppState::new(&config, Stores::open(&config.stores).await?, metrics);
 
     let listener = listen(&config).await?;
     if config.worker_bind.is_some() {

@@ -17,7 +17,7 @@ use crate::password::PasswordHasherService;
 use crate::security::{AlertSender, SecurityLog};
 use crate::store::files::SharedFileStore;
 use crate::store::owned::OwnedRecords;
-use crate::store::SharedStateStore;
+use crate::store::{SharedStateStore, Stores};
 use axum::http::HeaderValue;
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -91,11 +91,6 @@ impl SessionPolicy {
     pub fn touch_interval(&self) -> Duration {
         (self.idle / 10).min(Duration::from_secs(60))
     }
-}
-
-pub struct Stores {
-    pub state: SharedStateStore,
-    pub files: SharedFileStore,
 }
 
 impl AppState {

@@ -12,7 +12,9 @@ use crate::principal::Principal;
 use crate::token::TokenHash;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use crate::config::StoreConfig;
+use anyhow::Context;
+use files::SharedFileStore;
 use std::sync::Arc;
 
 pub type SharedStateStore = Arc<dyn StateStore>;
@@ -52,16 +54,29 @@ impl Serialize for StoreChoice {
     }
 }
 
-/// Opens the chosen state store and checks that it answers.
-pub async fn open_state_store(choice: &StoreChoice, data_dir: &Path, prefix: &str) -> anyhow::Result<SharedStateStore> {
-    use anyhow::Context;
-    Ok(match choice {
-        StoreChoice::Sqlite => {
-            let path = data_dir.join("state.sqlite3");
-            Arc::new(sqlite::SqliteStore::open(&path).with_context(|| format!("cannot open the state store {}", path.display()))?)
-        }
-        StoreChoice::Redis(target) => Arc::new(redis::RedisStore::connect(target, prefix).await?),
-    })
+/// The state store and the file store, as configured.
+pub struct Stores {
+    pub state: SharedStateStore,
+    pub files: SharedFileStore,
+}
+
+impl Stores {
+    /// Opens both stores and checks that they answer: a server or an admin
+    /// command never starts on a store it cannot reach.
+    pub async fn open(config: &StoreConfig) -> anyhow::Result<Self> {
+        tokio::fs::create_dir_all(&config.data_dir)
+            .await
+            .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+        let state: SharedStateStore = match &config.store {
+            StoreChoice::Sqlite => {
+                let path = config.data_dir.join("state.sqlite3");
+                Arc::new(sqlite::SqliteStore::open(&path).with_context(|| format!("cannot open the state store {}", path.display()))?)
+            }
+            StoreChoice::Redis(target) => Arc::new(redis::RedisStore::connect(target, &config.store_prefix).await?),
+        };
+        let files = files::DirFileStore::open(&config.data_dir.join("files")).await.context("cannot open the file store")?;
+        Ok(Self { state, files: Arc::new(files) })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -183,6 +198,8 @@ pub trait StateStore: Send + Sync {
     async fn create_user(&self, user: &UserRecord) -> StoreResult<()>;
     async fn find_user_by_name(&self, username: &Username) -> StoreResult<Option<UserRecord>>;
     async fn get_user(&self, id: UserId) -> StoreResult<Option<UserRecord>>;
+    /// Every user, by username; for operators (`mrpt admin`).
+    async fn list_users(&self) -> StoreResult<Vec<UserRecord>>;
     /// Sets a new password hash and ends every session of the user but `keep`,
     /// in one atomic step. Returns how many sessions ended.
     async fn change_password(&self, user: UserId, new_hash: &str, keep: SessionId) -> StoreResult<u64>;

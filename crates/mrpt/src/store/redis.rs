@@ -21,6 +21,7 @@
 //! | `P:{u:U}:seq` | counter | insertion order, to list records created in the same millisecond |
 //! | `P:{n:<username>}:user-id` | string | the user id of a username |
 //! | `P:{n:<username>}:login-failures` | sorted set | failed logins, scored by time |
+//! | `P:{users}:directory` | set | ids of every user, for operators; may name a user whose registration failed |
 //! | `P:{events}:log`, `P:{events}:seq` | sorted set, counter | security events, scored by time, capped |
 //!
 //! A session is found by its key alone (the token carries the user id), and
@@ -483,6 +484,10 @@ impl Keys {
         format!("{}:{{n:{name}}}:login-failures", self.prefix)
     }
 
+    fn directory(&self) -> String {
+        format!("{}:{{users}}:directory", self.prefix)
+    }
+
     fn events(&self) -> [String; 2] {
         [format!("{}:{{events}}:log", self.prefix), format!("{}:{{events}}:seq", self.prefix)]
     }
@@ -722,23 +727,26 @@ impl StateStore for RedisStore {
         if taken == Value::Nil {
             return Err(StoreError::UsernameTaken);
         }
-        let created: StoreResult<i64> = self
-            .eval(
+        let result = async {
+            // Listed before it exists, so that no user can be missed by an
+            // operator's `reset-sessions`; readers skip ids with no user.
+            self.query::<i64>(redis::cmd("SADD").arg(self.keys.directory()).arg(user.id.to_string())).await?;
+            self.eval::<i64>(
                 self.on_user(&self.scripts.create_user, user.id)
                     .arg(user.id.to_string())
                     .arg(user.username.as_str())
                     .arg(&user.password_hash)
                     .arg(user.created_at.0),
             )
-            .await;
-        let result = match created {
-            Ok(_) => self.claim_name(user).await,
-            Err(err) => Err(err),
-        };
+            .await?;
+            self.claim_name(user).await
+        }
+        .await;
         if result.is_err() {
             // Undo what we can; the name's expiry covers a Redis that is gone.
             let _ = self.query::<i64>(redis::cmd("DEL").arg(self.keys.user(user.id))).await;
             let _ = self.release_name(&user.username, user.id, false).await;
+            let _ = self.query::<i64>(redis::cmd("SREM").arg(self.keys.directory()).arg(user.id.to_string())).await;
         }
         result
     }
@@ -759,6 +767,17 @@ impl StateStore for RedisStore {
         Fields::from_flat(reply)?.map(|fields| user_from(&fields, id)).transpose()
     }
 
+    async fn list_users(&self) -> StoreResult<Vec<UserRecord>> {
+        let ids: Vec<String> = self.query(redis::cmd("SMEMBERS").arg(self.keys.directory())).await?;
+        let mut users = Vec::with_capacity(ids.len());
+        for id in ids {
+            let id = UserId::parse(&id).ok_or_else(|| corrupt("the user directory holds a malformed id"))?;
+            users.extend(self.get_user(id).await?);
+        }
+        users.sort_by(|a, b| a.username.as_str().cmp(b.username.as_str()));
+        Ok(users)
+    }
+
     async fn change_password(&self, user: UserId, new_hash: &str, keep: SessionId) -> StoreResult<u64> {
         self.eval(self.on_user(&self.scripts.change_password, user).arg(new_hash).arg(keep.to_string())).await
     }
@@ -770,7 +789,7 @@ impl StateStore for RedisStore {
             let name = Username::parse(&name).map_err(|_| corrupt("a stored username is malformed"))?;
             self.release_name(&name, user, true).await?;
         }
-        Ok(())
+        self.query::<i64>(redis::cmd("SREM").arg(self.keys.directory()).arg(user.to_string())).await.map(drop)
     }
 
     async fn login_failures_since(&self, username: &Username, since: Millis) -> StoreResult<Vec<Millis>> {

@@ -198,6 +198,16 @@ impl StateStore for SqliteStore {
         .await
     }
 
+    async fn list_users(&self) -> StoreResult<Vec<UserRecord>> {
+        self.with_conn(|conn| {
+            let mut statement =
+                conn.prepare("SELECT id, username, password_hash, created_at FROM users ORDER BY username")?;
+            let users = statement.query_map([], user_from_row)?.collect::<rusqlite::Result<_>>()?;
+            Ok(users)
+        })
+        .await
+    }
+
     async fn change_password(&self, user: UserId, new_hash: &str, keep: SessionId) -> StoreResult<u64> {
         let new_hash = new_hash.to_owned();
         self.with_conn(move |conn| {

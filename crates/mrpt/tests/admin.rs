@@ -1,0 +1,114 @@
+//! `mrpt admin` against the stores of a running server, on SQLite and on
+//! Redis: what it lists, and that what it ends or removes is gone for the
+//! server at once.
+
+mod common;
+mod redis_servers;
+
+use common::{tiny_csv, TestClient, TestServer};
+use std::process::Command;
+use std::time::Duration;
+
+/// Runs `mrpt admin <store flags> <command>`; returns (success, stdout, stderr).
+fn admin(store: &[&str], command: &[&str]) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_mrpt"))
+        .arg("admin")
+        .args(store)
+        .args(command)
+        .env("MRPT_LOG", "warn")
+        .output()
+        .expect("mrpt admin runs");
+    (output.status.success(), String::from_utf8_lossy(&output.stdout).into(), String::from_utf8_lossy(&output.stderr).into())
+}
+
+fn admin_ok(store: &[&str], command: &[&str]) -> String {
+    let (ok, stdout, stderr) = admin(store, command);
+    assert!(ok, "mrpt admin {command:?} failed: {stderr}");
+    stdout
+}
+
+/// The row of a table whose first cell is `first`.
+fn row<'a>(table: &'a str, first: &str) -> Vec<&'a str> {
+    table
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .find(|cells| cells.first() == Some(&first))
+        .unwrap_or_else(|| panic!("no row for {first} in\n{table}"))
+}
+
+async fn every_command_acts_on(server: &TestServer, store: &[&str]) {
+    let mut amina = TestClient::signed_up(server, "amina").await;
+    let mut amina_phone = server.client();
+    amina_phone.login("amina").await.expect(200, "");
+    let mut bello = TestClient::signed_up(server, "bello").await;
+    let old = amina.upload("old.csv", tiny_csv()).await.json()["id"].as_str().unwrap().to_owned();
+    bello.upload("bello.csv", tiny_csv()).await.expect(201, "");
+
+    let users = admin_ok(store, &["users"]);
+    assert_eq!(row(&users, "USERNAME"), ["USERNAME", "ID", "CREATED", "SESSIONS", "DATASETS"]);
+    assert_eq!(row(&users, "amina")[3..], ["2", "1"], "{users}");
+    assert_eq!(row(&users, "bello")[3..], ["1", "1"], "{users}");
+
+    let sessions = admin_ok(store, &["sessions", "--user", "amina"]);
+    assert_eq!(sessions.lines().filter(|line| line.starts_with("amina")).count(), 2, "{sessions}");
+    assert!(!sessions.contains("bello"), "{sessions}");
+    let (ok, _, stderr) = admin(store, &["sessions", "--user", "nobody"]);
+    assert!(!ok && stderr.contains("there is no user named nobody"), "{stderr}");
+
+    // Revoking a user ends both of their sessions and nobody else's.
+    assert!(admin_ok(store, &["revoke-user", "amina"]).contains("ended 2 session(s) of amina"));
+    amina.get("/api/me").await.expect(401, "unauthenticated");
+    amina_phone.get("/api/me").await.expect(401, "unauthenticated");
+    bello.get("/api/me").await.expect(200, "");
+
+    // A purge keeps what is younger than the retention period.
+    amina.login("amina").await.expect(200, "");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let fresh = amina.upload("fresh.csv", tiny_csv()).await.json()["id"].as_str().unwrap().to_owned();
+    let purged = admin_ok(store, &["purge", "--older-than", "2s"]);
+    assert!(purged.contains(&old) && purged.contains("removed 2 dataset(s)"), "{purged}");
+    assert!(!purged.contains(&fresh), "{purged}");
+    amina.get(&format!("/api/datasets/{old}")).await.expect(404, "not_found");
+    amina.get(&format!("/api/datasets/{fresh}/file")).await.expect(200, "");
+    assert!(bello.dataset_ids().await.is_empty());
+    bello.get("/api/me").await.expect(200, "");
+
+    // The reset needs confirming, then logs everyone out.
+    let (ok, _, stderr) = admin(store, &["reset-sessions"]);
+    assert!(!ok && stderr.contains("--yes"), "{stderr}");
+    bello.get("/api/me").await.expect(200, "");
+    assert!(admin_ok(store, &["reset-sessions", "--yes"]).contains("ended 2 session(s) of 2 user(s)"));
+    amina.get("/api/me").await.expect(401, "unauthenticated");
+    bello.get("/api/me").await.expect(401, "unauthenticated");
+
+    let events = admin_ok(store, &["events", "--since", "1h"]);
+    let revoked = events.lines().find(|line| line.contains("session_revoked")).expect("the revocation is an event");
+    assert_eq!(revoked.split_whitespace().collect::<Vec<_>>()[1..3], ["session_revoked", "amina"], "{events}");
+    assert!(events.contains("sessions_reset"), "{events}");
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    assert_eq!(admin_ok(store, &["events", "--since", &tomorrow]).lines().count(), 1, "only the header");
+}
+
+#[tokio::test]
+async fn admin_commands_on_sqlite() {
+    let server = TestServer::start().await;
+    let data_dir = server.data_dir.to_str().unwrap().to_owned();
+    every_command_acts_on(&server, &["--data-dir", &data_dir]).await;
+}
+
+#[tokio::test]
+async fn admin_commands_on_redis() {
+    let temp = tempfile::tempdir().unwrap();
+    let redis = redis_servers::RedisServer::start(temp.path());
+    let server = TestServer::start_with(&["--store", &redis.url()]).await;
+    let data_dir = server.data_dir.to_str().unwrap().to_owned();
+    every_command_acts_on(&server, &["--data-dir", &data_dir, "--store", &redis.url()]).await;
+}
+
+#[tokio::test]
+async fn admin_refuses_a_store_that_does_not_answer() {
+    let port = redis_servers::free_port().to_string();
+    let (ok, _, stderr) = admin(&["--store", &format!("redis://127.0.0.1:{port}")], &["users"]);
+    assert!(!ok);
+    assert!(stderr.contains(&format!("cannot reach Redis at redis://127.0.0.1:{port}")), "{stderr}");
+}
