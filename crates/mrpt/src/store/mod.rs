@@ -3,6 +3,7 @@
 //! take the [`Principal`] and derive every key from it (DESIGN.md rule 3).
 
 pub mod files;
+pub mod metered;
 pub mod owned;
 pub mod redis;
 pub mod sqlite;
@@ -67,13 +68,16 @@ impl Stores {
         tokio::fs::create_dir_all(&config.data_dir)
             .await
             .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
-        let state: SharedStateStore = match &config.store {
+        let (state, backend): (SharedStateStore, _) = match &config.store {
             StoreChoice::Sqlite => {
                 let path = config.data_dir.join("state.sqlite3");
-                Arc::new(sqlite::SqliteStore::open(&path).with_context(|| format!("cannot open the state store {}", path.display()))?)
+                let store =
+                    sqlite::SqliteStore::open(&path).with_context(|| format!("cannot open the state store {}", path.display()))?;
+                (Arc::new(store), "sqlite")
             }
-            StoreChoice::Redis(target) => Arc::new(redis::RedisStore::connect(target, &config.store_prefix).await?),
+            StoreChoice::Redis(target) => (Arc::new(redis::RedisStore::connect(target, &config.store_prefix).await?), "redis"),
         };
+        let state = Arc::new(metered::MeteredStateStore::new(state, backend));
         let files = files::DirFileStore::open(&config.data_dir.join("files")).await.context("cannot open the file store")?;
         Ok(Self { state, files: Arc::new(files) })
     }
