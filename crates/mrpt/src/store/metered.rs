@@ -2,7 +2,7 @@
 //! `/metrics`: a slow or failing store shows up before users complain.
 
 use super::{
-    NewOwned, OwnedKind, SecurityEvent, SessionKey, SessionRecord, SharedStateStore, StateStore, StoreError,
+    NewOwned, OwnedKind, SecurityEvent, SessionKey, SessionRecord, SessionWithOwned, SharedStateStore, StateStore, StoreError,
     StoreResult, UserRecord,
 };
 use crate::domain::{Millis, SessionId, UserId, Username};
@@ -65,6 +65,7 @@ metered! {
     async fn clear_login_failures(&self, username: &Username) -> ();
     async fn create_session(&self, session: &SessionRecord) -> ();
     async fn session_by_token(&self, key: SessionKey) -> Option<SessionRecord>;
+    async fn session_with_owned(&self, key: SessionKey, kind: OwnedKind, id: &str) -> Option<SessionWithOwned>;
     async fn touch_session(&self, key: SessionKey, now: Millis, idle_expires_at: Millis) -> bool;
     async fn note_session_expired(&self, key: SessionKey) -> bool;
     async fn end_session_by_token(&self, key: SessionKey) -> Option<SessionRecord>;

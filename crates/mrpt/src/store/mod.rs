@@ -152,6 +152,13 @@ impl SessionRecord {
     }
 }
 
+/// A session found by its key, with the record fetched beside it.
+#[derive(Debug)]
+pub struct SessionWithOwned {
+    pub session: SessionRecord,
+    pub body: Option<Vec<u8>>,
+}
+
 /// The kinds of records a user owns. Deleting a record deletes the records
 /// whose parent it is (a dataset's analyses, an analysis's plans).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -218,6 +225,12 @@ pub trait StateStore: Send + Sync {
     /// The session with this key, live or timed out; ended sessions
     /// are gone.
     async fn session_by_token(&self, key: SessionKey) -> StoreResult<Option<SessionRecord>>;
+    /// The session with this key and, in the same round trip, the body of
+    /// the key's user's record `kind`/`id`: an authenticated read costs one
+    /// store call. The body comes back only beside a session of that user,
+    /// and the caller must validate the session before using it.
+    async fn session_with_owned(&self, key: SessionKey, kind: OwnedKind, id: &str)
+        -> StoreResult<Option<SessionWithOwned>>;
     /// Slides the idle expiry of a session that is still live; never revives
     /// an ended or timed-out one. Returns whether it was live.
     async fn touch_session(&self, key: SessionKey, now: Millis, idle_expires_at: Millis) -> StoreResult<bool>;
