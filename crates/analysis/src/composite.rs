@@ -1,5 +1,7 @@
 //! Composite score models: subsets of the variables, and each ward's median model score (ANALYSIS.md §5).
 
+use crate::total_order;
+
 /// The models as lists of variable indices, in the order `itertools.combinations` yields them.
 pub(crate) fn models(variables: usize) -> Vec<Vec<usize>> {
     if variables <= 5 {
@@ -31,7 +33,7 @@ fn combinations(n: usize, size: usize) -> Vec<Vec<usize>> {
 /// Each ward's composite score: the median over models of the mean of its normalised values.
 pub(crate) fn composite_scores(normalised: &[Vec<f64>], models: &[Vec<usize>]) -> Vec<f64> {
     let n = normalised.first().map_or(0, Vec::len);
-    let mut model_scores = vec![0.0; models.len()];
+    let mut model_keys = vec![0; models.len()];
     // The ward's values side by side, so the models read them from one small buffer.
     let mut values = vec![0.0; normalised.len()];
     (0..n)
@@ -39,22 +41,22 @@ pub(crate) fn composite_scores(normalised: &[Vec<f64>], models: &[Vec<usize>]) -
             for (value, column) in values.iter_mut().zip(normalised) {
                 *value = column[ward];
             }
-            for (score, model) in model_scores.iter_mut().zip(models) {
-                *score = model.iter().map(|&v| values[v]).sum::<f64>() / model.len() as f64;
+            for (key, model) in model_keys.iter_mut().zip(models) {
+                *key = total_order::key(model.iter().map(|&v| values[v]).sum::<f64>() / model.len() as f64);
             }
-            median(&mut model_scores)
+            median(&mut model_keys)
         })
         .collect()
 }
 
-fn median(values: &mut [f64]) -> f64 {
-    // At most 26 values: a full sort of so few is as quick as a selection.
-    values.sort_unstable_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    if values.len() % 2 == 1 {
-        values[mid]
+/// The median of values given as their [`total_order::key`]s.
+fn median(keys: &mut [i64]) -> f64 {
+    keys.sort_unstable();
+    let mid = keys.len() / 2;
+    if keys.len() % 2 == 1 {
+        total_order::from_key(keys[mid])
     } else {
-        (values[mid - 1] + values[mid]) / 2.0
+        (total_order::from_key(keys[mid - 1]) + total_order::from_key(keys[mid])) / 2.0
     }
 }
 
