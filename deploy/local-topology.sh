@@ -140,11 +140,16 @@ start_cdn() {
     >"$WORK/varnish.log" 2>&1 &
   STARTED+=($!)
   wait_until 60 "varnish reaches the balancer" answers "http://127.0.0.1:$CDN_PORT/healthz"
-  # One line per request from varnish's start: how it was handled (hit,
-  # miss, pass, …) and the path.
-  varnishncsa -d -n "$WORK/varnish" -F '%{Varnish:handling}x %U' -w "$WORK/cdn-requests.log" &
+  # One line per request: how varnish handled it (hit, miss, pass, …) and
+  # the path. It follows the log from when it starts: wait until it does.
+  varnishncsa -n "$WORK/varnish" -F '%{Varnish:handling}x %U' -w "$WORK/cdn-requests.log" &
   CDN_LOG_PID=$!
   STARTED+=($CDN_LOG_PID)
+  wait_until 15 "varnishncsa follows varnish's log" cdn_log_follows
+}
+
+cdn_log_follows() {
+  answers "http://127.0.0.1:$CDN_PORT/healthz" && [ -s "$WORK/cdn-requests.log" ]
 }
 
 # The X-Cache header varnish gives a GET of PATH sent with a session cookie.
