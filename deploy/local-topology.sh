@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The deployment of the README's "Running on several machines", on one
-# machine: Redis (the state store), an S3-compatible server (the file
-# store), three mrpt instances of two workers with private data
-# directories, haproxy balancing them round robin without stickiness, and
+# machine: Redis (the state store), a file store (for now one folder the
+# instances share, in place of an S3-compatible bucket), three mrpt
+# instances of two workers, haproxy balancing them round robin without stickiness, and
 # varnish in front as a CDN. The load tester runs through varnish while one
 # instance is killed outright and started again and Redis pauses; then the
 # run must show no bleed, no error and every upload intact, every instance
