@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io::Cursor;
+use std::sync::Arc;
 
 use calamine::{Data, Reader};
 use serde::Serialize;
@@ -182,6 +183,15 @@ impl WardTable {
     /// Each row's ward name, made unique as ANALYSIS.md §1 says: a repeated name gets its ward
     /// code appended when there is one, else its occurrence number (the first keeps its name).
     pub fn ward_names(&self) -> Vec<String> {
+        self.unique_ward_names()
+    }
+
+    /// [`Self::ward_names`] as shared strings, which rankings can hand out without copying.
+    pub(crate) fn ward_labels(&self) -> Vec<Arc<str>> {
+        self.unique_ward_names()
+    }
+
+    fn unique_ward_names<T: for<'a> From<&'a str> + From<String>>(&self) -> Vec<T> {
         let ward = &self.columns[self.ward_column];
         let raw: Vec<Cow<'_, str>> = (0..self.rows).map(|r| ward.text(r).unwrap_or_default()).collect();
         // foldhash: SipHash would take most of this function's time on short names, and foldhash's
@@ -195,14 +205,14 @@ impl WardTable {
             .enumerate()
             .map(|(row, name)| {
                 if counts[name.as_ref()] < 2 {
-                    return name.to_string();
+                    return T::from(name.as_ref());
                 }
                 let nth = seen.entry(name).or_default();
                 *nth += 1;
                 match self.ward_code(row) {
-                    Some(code) => format!("{name} ({code})"),
-                    None if *nth == 1 => name.to_string(),
-                    None => format!("{name} ({nth})"),
+                    Some(code) => T::from(format!("{name} ({code})")),
+                    None if *nth == 1 => T::from(name.as_ref()),
+                    None => T::from(format!("{name} ({nth})")),
                 }
             })
             .collect()
