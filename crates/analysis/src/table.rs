@@ -9,6 +9,8 @@ use std::sync::Arc;
 use calamine::{Data, Reader};
 use serde::Serialize;
 
+use crate::number::parse_finite;
+
 /// The most columns a table may have; wider files are almost surely not ward tables
 /// and would only cost memory.
 pub const MAX_COLUMNS: usize = 10_000;
@@ -261,11 +263,6 @@ fn present(raw: Raw<'_>) -> Option<Present<'_>> {
             (!is_missing(s)).then_some(Present::Text(s))
         }
     }
-}
-
-/// A finite number in Rust's float syntax (`f64::from_str`'s).
-fn parse_finite(s: &[u8]) -> Option<f64> {
-    fast_float2::parse::<f64, _>(s).ok().filter(|x| x.is_finite())
 }
 
 /// Collects one column's cells. A column stays numeric, keeping only numbers, until a cell
