@@ -1,7 +1,7 @@
 //! The analysis request, its result, and the pipeline that joins selection, imputation, composite and PCA.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -44,11 +44,12 @@ pub struct VariableInfo {
     pub imputed: usize,
 }
 
-/// One ward's place in a ranking.
+/// One ward's place in a ranking. The composite and PCA rankings share each ward's name and
+/// code rather than holding copies, which would cost two allocations per ward and ranking.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Ranked {
-    pub ward: String,
-    pub ward_code: Option<String>,
+    pub ward: Arc<str>,
+    pub ward_code: Option<Arc<str>>,
     pub score: f64,
     pub rank: usize,
     pub category: Category,
@@ -125,13 +126,13 @@ pub fn analyse(
         }
     }
 
-    let names = table.ward_names();
+    let names = table.ward_labels();
     let mut warnings = Vec::new();
     let mut unmatched_wards = Vec::new();
     let mut neighbours = None;
     if let Some(b) = boundaries {
         let feature_of_row = b.match_rows(table);
-        unmatched_wards = feature_of_row.iter().zip(&names).filter(|(f, _)| f.is_none()).map(|(_, n)| n.clone()).collect();
+        unmatched_wards = feature_of_row.iter().zip(&names).filter(|(f, _)| f.is_none()).map(|(_, n)| n.to_string()).collect();
         if !unmatched_wards.is_empty() {
             warnings.push(format!(
                 "{} of {} wards have no matching boundary shape: they are missing from the map{}.",
@@ -158,8 +159,7 @@ pub fn analyse(
         variables.push(VariableInfo { name: column.name.clone(), direction, imputed });
     }
 
-    let mut labels: Vec<(String, Option<String>)> =
-        names.into_iter().enumerate().map(|(row, name)| (name, table.ward_code(row).map(Cow::into_owned))).collect();
+    let labels: Vec<Label> = names.into_iter().enumerate().map(|(row, name)| (name, table.ward_code(row).map(|c| Arc::from(&*c)))).collect();
 
     let composite = match method {
         Method::Pca => None,
@@ -188,10 +188,7 @@ pub fn analyse(
             let scores = composite_scores(&normalised, &models);
             Some(CompositeResult {
                 models: models.iter().map(|m| m.iter().map(|&v| variables[v].name.clone()).collect()).collect(),
-                // When PCA ranks the wards too, it takes `labels`, and this ranking a copy.
-                // Copying the whole list follows the rows through memory; copying ward by ward
-                // in rank order would jump about, which costs several times more.
-                wards: ranked(&scores, if method == Method::Both { labels.clone() } else { std::mem::take(&mut labels) }),
+                wards: ranked(&scores, &labels),
             })
         }
     };
@@ -206,7 +203,7 @@ pub fn analyse(
                 kmo: fit.kmo,
                 bartlett_p: fit.bartlett_p,
                 explained_variance_ratio: fit.explained_variance_ratio,
-                wards: fit.scores.as_deref().map(|s| ranked(s, std::mem::take(&mut labels))).unwrap_or_default(),
+                wards: fit.scores.as_deref().map(|s| ranked(s, &labels)).unwrap_or_default(),
             })
         }
     };
@@ -214,13 +211,16 @@ pub fn analyse(
     Ok(AnalysisOutcome { method, variables, dropped: selection.dropped, warnings, unmatched_wards, composite, pca })
 }
 
+/// A row's ward name and code.
+type Label = (Arc<str>, Option<Arc<str>>);
+
 /// The wards sorted by score with their ranks and categories; `labels` holds each row's name and code.
-fn ranked(scores: &[f64], mut labels: Vec<(String, Option<String>)>) -> Vec<Ranked> {
+fn ranked(scores: &[f64], labels: &[Label]) -> Vec<Ranked> {
     order_by_score(scores)
         .into_iter()
         .enumerate()
         .map(|(i, row)| {
-            let (ward, ward_code) = std::mem::take(&mut labels[row]);
+            let (ward, ward_code) = labels[row].clone();
             Ranked { ward, ward_code, score: scores[row], rank: i + 1, category: category(i + 1, scores.len()) }
         })
         .collect()
@@ -266,7 +266,7 @@ mod tests {
         assert!(out.pca.is_none());
         let c = out.composite.unwrap();
         assert_eq!(c.models, [vec!["a", "b"], vec!["a", "distance"], vec!["b", "distance"], vec!["a", "b", "distance"]]);
-        let got: Vec<(&str, f64, usize, Category)> = c.wards.iter().map(|w| (w.ward.as_str(), w.score, w.rank, w.category)).collect();
+        let got: Vec<(&str, f64, usize, Category)> = c.wards.iter().map(|w| (&*w.ward, w.score, w.rank, w.category)).collect();
         assert_eq!(got[0].0, "R");
         assert!((got[0].1 - 19.0 / 24.0).abs() < 1e-15);
         assert_eq!(got[1].0, "Q");

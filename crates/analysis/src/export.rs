@@ -1,6 +1,7 @@
 //! CSV exports of an analysis and of a bed-net plan, escaped against spreadsheet formula injection.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::analysis::{AnalysisOutcome, Ranked};
 use crate::itn::{ItnPlan, Tier};
@@ -10,7 +11,7 @@ use crate::rank::Category;
 pub fn analysis_csv(outcome: &AnalysisOutcome) -> String {
     let composite = outcome.composite.as_ref().map(|c| c.wards.as_slice()).unwrap_or_default();
     let pca = outcome.pca.as_ref().map(|p| p.wards.as_slice()).unwrap_or_default();
-    let by_name = |wards: &[Ranked]| -> HashMap<String, usize> {
+    let by_name = |wards: &[Ranked]| -> HashMap<Arc<str>, usize> {
         wards.iter().enumerate().map(|(i, w)| (w.ward.clone(), i)).collect()
     };
     let composite_of = by_name(composite);
@@ -24,7 +25,7 @@ pub fn analysis_csv(outcome: &AnalysisOutcome) -> String {
         "ward", "ward_code", "composite_score", "composite_rank", "composite_category", "pca_score", "pca_rank", "pca_category",
     ])];
     for w in leading {
-        let mut row = vec![w.ward.clone(), w.ward_code.clone().unwrap_or_default()];
+        let mut row = vec![w.ward.to_string(), w.ward_code.as_deref().unwrap_or_default().to_owned()];
         row.extend(ranked_cells(composite_of.get(&w.ward).map(|&i| &composite[i])));
         row.extend(ranked_cells(pca_of.get(&w.ward).map(|&i| &pca[i])));
         rows.push(row);

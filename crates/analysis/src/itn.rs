@@ -127,11 +127,11 @@ pub fn plan_itn(table: &WardTable, outcome: &AnalysisOutcome, request: &ItnReque
         .wards
         .iter()
         .filter_map(|ranked| {
-            let &row = row_of.get(&ranked.ward)?;
+            let &row = row_of.get(&*ranked.ward)?;
             let pop = Some(population[row]).filter(|v| !v.is_nan()).unwrap_or(mean_population);
             let share = urban.map(|u| u[row]).filter(|v| !v.is_nan()).unwrap_or(UNKNOWN_URBAN_SHARE);
             Some(ItnWard {
-                ward: ranked.ward.clone(),
+                ward: ranked.ward.to_string(),
                 population: pop,
                 nets_needed: nets_needed(pop, request.avg_household_size),
                 nets_allocated: 0,
@@ -259,7 +259,7 @@ mod tests {
     fn plan_orders_rural_first_and_covers() {
         let t = read_table(TABLE.as_bytes(), TableFormat::Csv).unwrap();
         let out = outcome(&t);
-        let order: Vec<&str> = out.composite.as_ref().unwrap().wards.iter().map(|w| w.ward.as_str()).collect();
+        let order: Vec<&str> = out.composite.as_ref().unwrap().wards.iter().map(|w| &*w.ward).collect();
         // risk and other normalised: A (1, 0), B (0.75, 0.5), C (0.5, 0), D (0, 1): one model, its mean.
         assert_eq!(order, ["B", "A", "D", "C"]);
         let plan = plan_itn(&t, &out, &request(r#"{"total_nets": 800}"#)).unwrap();

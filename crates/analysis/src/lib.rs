@@ -13,6 +13,7 @@ pub mod export;
 mod impute;
 mod itn;
 mod normalise;
+mod number;
 mod pca;
 mod rank;
 pub mod render;

@@ -81,7 +81,7 @@ fn leading_ranking(outcome: &AnalysisOutcome) -> (&[Ranked], &'static str) {
 /// ward of the analysis has a shape (or the shapes have no points).
 pub fn map_svg(boundaries: &Boundaries, outcome: &AnalysisOutcome, title: &str) -> Option<String> {
     let (wards, kind) = leading_ranking(outcome);
-    let feature_of = boundaries.match_wards(wards.iter().map(|w| (w.ward_code.as_deref(), Some(w.ward.as_str()))));
+    let feature_of = boundaries.match_wards(wards.iter().map(|w| (w.ward_code.as_deref(), Some(&*w.ward))));
     let mut ward_of_feature: Vec<Option<&Ranked>> = vec![None; boundaries.features().len()];
     for (w, f) in wards.iter().zip(&feature_of) {
         if let Some(f) = f {

@@ -4,9 +4,12 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io::Cursor;
+use std::sync::Arc;
 
 use calamine::{Data, Reader};
 use serde::Serialize;
+
+use crate::number::parse_finite;
 
 /// The most columns a table may have; wider files are almost surely not ward tables
 /// and would only cost memory.
@@ -182,6 +185,15 @@ impl WardTable {
     /// Each row's ward name, made unique as ANALYSIS.md §1 says: a repeated name gets its ward
     /// code appended when there is one, else its occurrence number (the first keeps its name).
     pub fn ward_names(&self) -> Vec<String> {
+        self.unique_ward_names()
+    }
+
+    /// [`Self::ward_names`] as shared strings, which rankings can hand out without copying.
+    pub(crate) fn ward_labels(&self) -> Vec<Arc<str>> {
+        self.unique_ward_names()
+    }
+
+    fn unique_ward_names<T: for<'a> From<&'a str> + From<String>>(&self) -> Vec<T> {
         let ward = &self.columns[self.ward_column];
         let raw: Vec<Cow<'_, str>> = (0..self.rows).map(|r| ward.text(r).unwrap_or_default()).collect();
         // foldhash: SipHash would take most of this function's time on short names, and foldhash's
@@ -195,14 +207,14 @@ impl WardTable {
             .enumerate()
             .map(|(row, name)| {
                 if counts[name.as_ref()] < 2 {
-                    return name.to_string();
+                    return T::from(name.as_ref());
                 }
                 let nth = seen.entry(name).or_default();
                 *nth += 1;
                 match self.ward_code(row) {
-                    Some(code) => format!("{name} ({code})"),
-                    None if *nth == 1 => name.to_string(),
-                    None => format!("{name} ({nth})"),
+                    Some(code) => T::from(format!("{name} ({code})")),
+                    None if *nth == 1 => T::from(name.as_ref()),
+                    None => T::from(format!("{name} ({nth})")),
                 }
             })
             .collect()
@@ -251,11 +263,6 @@ fn present(raw: Raw<'_>) -> Option<Present<'_>> {
             (!is_missing(s)).then_some(Present::Text(s))
         }
     }
-}
-
-/// A finite number in Rust's float syntax (`f64::from_str`'s).
-fn parse_finite(s: &[u8]) -> Option<f64> {
-    fast_float2::parse::<f64, _>(s).ok().filter(|x| x.is_finite())
 }
 
 /// Collects one column's cells. A column stays numeric, keeping only numbers, until a cell

@@ -47,7 +47,7 @@ fn check_ranking(wards: &[Ranked], n: usize) {
 }
 
 fn scores(wards: &[Ranked]) -> HashMap<&str, f64> {
-    wards.iter().map(|w| (w.ward.as_str(), w.score)).collect()
+    wards.iter().map(|w| (&*w.ward, w.score)).collect()
 }
 
 proptest! {
@@ -107,7 +107,7 @@ proptest! {
             prop_assert_eq!(x.len(), y.len());
             let ys = scores(y);
             for w in x {
-                let other = ys[w.ward.as_str()];
+                let other = ys[&*w.ward];
                 prop_assert!((w.score - other).abs() <= 1e-9 * w.score.abs().max(1.0), "{} {} vs {}", w.ward, w.score, other);
             }
         }
@@ -128,7 +128,7 @@ proptest! {
             )).unwrap();
             let out = analyse(&table, None, &req).unwrap();
             assert!(out.variables.iter().all(|v| v.direction == if direction == "inverse" { Direction::Inverse } else { Direction::Direct }));
-            let wards: Vec<String> = out.composite.unwrap().wards.into_iter().map(|w| w.ward).collect();
+            let wards: Vec<String> = out.composite.unwrap().wards.into_iter().map(|w| w.ward.to_string()).collect();
             assert_eq!(wards.len(), values.len());
             wards
         };

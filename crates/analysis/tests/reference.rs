@@ -25,7 +25,7 @@ fn close(got: f64, want: f64, what: &str) {
 /// Scores in table row order, for the rows asked.
 fn by_row(table: &WardTable, wards: &[mrpt_analysis::Ranked], rows: &[usize]) -> Vec<f64> {
     let names = table.ward_names();
-    rows.iter().map(|&r| wards.iter().find(|w| w.ward == names[r]).unwrap().score).collect()
+    rows.iter().map(|&r| wards.iter().find(|w| *w.ward == names[r]).unwrap().score).collect()
 }
 
 struct Expected {
@@ -70,7 +70,7 @@ fn tiny_by_default_rules() {
     for (g, w) in by_row(&t, &composite.wards, &(0..10).collect::<Vec<_>>()).iter().zip(want) {
         close(*g, w, "tiny composite");
     }
-    let ranks: Vec<&str> = composite.wards.iter().map(|w| w.ward.as_str()).collect();
+    let ranks: Vec<&str> = composite.wards.iter().map(|w| &*w.ward).collect();
     assert_eq!(ranks[..2], ["Muraka Kudu", "Kaki"]);
     let pca = out.pca.as_ref().unwrap();
     assert!(!pca.suitable);
