@@ -188,7 +188,10 @@ pub fn analyse(
             let scores = composite_scores(&normalised, &models);
             Some(CompositeResult {
                 models: models.iter().map(|m| m.iter().map(|&v| variables[v].name.clone()).collect()).collect(),
-                wards: ranked(&scores, &mut labels, method == Method::Composite),
+                // When PCA ranks the wards too, it takes `labels`, and this ranking a copy.
+                // Copying the whole list follows the rows through memory; copying ward by ward
+                // in rank order would jump about, which costs several times more.
+                wards: ranked(&scores, if method == Method::Both { labels.clone() } else { std::mem::take(&mut labels) }),
             })
         }
     };
@@ -203,7 +206,7 @@ pub fn analyse(
                 kmo: fit.kmo,
                 bartlett_p: fit.bartlett_p,
                 explained_variance_ratio: fit.explained_variance_ratio,
-                wards: fit.scores.as_deref().map(|s| ranked(s, &mut labels, true)).unwrap_or_default(),
+                wards: fit.scores.as_deref().map(|s| ranked(s, std::mem::take(&mut labels))).unwrap_or_default(),
             })
         }
     };
@@ -211,15 +214,13 @@ pub fn analyse(
     Ok(AnalysisOutcome { method, variables, dropped: selection.dropped, warnings, unmatched_wards, composite, pca })
 }
 
-/// The wards sorted by score with their ranks and categories. `labels` holds each row's name
-/// and code; the last ranking of an analysis takes them (`take`) instead of copying, which
-/// saves thousands of small allocations on a large table.
-fn ranked(scores: &[f64], labels: &mut [(String, Option<String>)], take: bool) -> Vec<Ranked> {
+/// The wards sorted by score with their ranks and categories; `labels` holds each row's name and code.
+fn ranked(scores: &[f64], mut labels: Vec<(String, Option<String>)>) -> Vec<Ranked> {
     order_by_score(scores)
         .into_iter()
         .enumerate()
         .map(|(i, row)| {
-            let (ward, ward_code) = if take { std::mem::take(&mut labels[row]) } else { labels[row].clone() };
+            let (ward, ward_code) = std::mem::take(&mut labels[row]);
             Ranked { ward, ward_code, score: scores[row], rank: i + 1, category: category(i + 1, scores.len()) }
         })
         .collect()

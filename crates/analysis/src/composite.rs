@@ -1,5 +1,7 @@
 //! Composite score models: subsets of the variables, and each ward's median model score (ANALYSIS.md §5).
 
+use crate::total_order;
+
 /// The models as lists of variable indices, in the order `itertools.combinations` yields them.
 pub(crate) fn models(variables: usize) -> Vec<Vec<usize>> {
     if variables <= 5 {
@@ -28,33 +30,45 @@ fn combinations(n: usize, size: usize) -> Vec<Vec<usize>> {
     }
 }
 
+/// Wards scored together: the models' sums run down columns of this many wards, which the
+/// compiler vectorises, and the block's scores stay in the first-level cache.
+const BLOCK: usize = 64;
+
 /// Each ward's composite score: the median over models of the mean of its normalised values.
 pub(crate) fn composite_scores(normalised: &[Vec<f64>], models: &[Vec<usize>]) -> Vec<f64> {
     let n = normalised.first().map_or(0, Vec::len);
-    let mut model_scores = vec![0.0; models.len()];
-    // The ward's values side by side, so the models read them from one small buffer.
-    let mut values = vec![0.0; normalised.len()];
-    (0..n)
-        .map(|ward| {
-            for (value, column) in values.iter_mut().zip(normalised) {
-                *value = column[ward];
+    let mut scores = Vec::with_capacity(n);
+    let mut sums = [0.0; BLOCK];
+    // Each ward's model scores side by side, as keys ready for its median.
+    let mut keys = vec![0; BLOCK * models.len()];
+    for start in (0..n).step_by(BLOCK) {
+        let wards = start..n.min(start + BLOCK);
+        let sums = &mut sums[..wards.len()];
+        for (m, model) in models.iter().enumerate() {
+            // Variables are added in the model's order, so each sum rounds as a ward-by-ward sum would.
+            sums.copy_from_slice(&normalised[model[0]][wards.clone()]);
+            for &v in &model[1..] {
+                for (sum, x) in sums.iter_mut().zip(&normalised[v][wards.clone()]) {
+                    *sum += x;
+                }
             }
-            for (score, model) in model_scores.iter_mut().zip(models) {
-                *score = model.iter().map(|&v| values[v]).sum::<f64>() / model.len() as f64;
+            for (ward_keys, sum) in keys.chunks_exact_mut(models.len()).zip(sums.iter()) {
+                ward_keys[m] = total_order::key(sum / model.len() as f64);
             }
-            median(&mut model_scores)
-        })
-        .collect()
+        }
+        scores.extend(keys.chunks_exact_mut(models.len()).take(wards.len()).map(median));
+    }
+    scores
 }
 
-fn median(values: &mut [f64]) -> f64 {
-    // At most 26 values: a full sort of so few is as quick as a selection.
-    values.sort_unstable_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    if values.len() % 2 == 1 {
-        values[mid]
+/// The median of values given as their [`total_order::key`]s.
+fn median(keys: &mut [i64]) -> f64 {
+    keys.sort_unstable();
+    let mid = keys.len() / 2;
+    if keys.len() % 2 == 1 {
+        total_order::from_key(keys[mid])
     } else {
-        (values[mid - 1] + values[mid]) / 2.0
+        (total_order::from_key(keys[mid - 1]) + total_order::from_key(keys[mid])) / 2.0
     }
 }
 

@@ -18,6 +18,7 @@ mod rank;
 pub mod render;
 mod select;
 pub mod table;
+mod total_order;
 
 pub use analysis::{
     analyse, AnalysisError, AnalysisOutcome, AnalysisRequest, CompositeResult, Method, PcaResult, Ranked, VariableInfo,

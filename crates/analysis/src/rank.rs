@@ -1,6 +1,10 @@
 //! Ranking of ward scores and their High/Medium/Low categories (ANALYSIS.md §5).
 
+use std::cmp::Reverse;
+
 use serde::{Deserialize, Serialize};
+
+use crate::total_order;
 
 /// A ward's risk band, from its rank.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -13,9 +17,10 @@ pub enum Category {
 /// The row indices ordered by score, highest first; ties keep table row order so that the
 /// result does not depend on the sort algorithm or the machine.
 pub(crate) fn order_by_score(scores: &[f64]) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    order
+    // Sorting (key, row) pairs side by side is quicker than sorting rows that point at their scores.
+    let mut keyed: Vec<(Reverse<i64>, usize)> = scores.iter().enumerate().map(|(row, &s)| (Reverse(total_order::key(s)), row)).collect();
+    keyed.sort_unstable();
+    keyed.into_iter().map(|(_, row)| row).collect()
 }
 
 /// The category of 1-based `rank` among `n` wards: with `k = n / 3` rounded down, the first k

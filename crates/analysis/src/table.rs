@@ -184,7 +184,9 @@ impl WardTable {
     pub fn ward_names(&self) -> Vec<String> {
         let ward = &self.columns[self.ward_column];
         let raw: Vec<Cow<'_, str>> = (0..self.rows).map(|r| ward.text(r).unwrap_or_default()).collect();
-        let mut counts: HashMap<&str, usize> = HashMap::with_capacity(self.rows);
+        // foldhash: SipHash would take most of this function's time on short names, and foldhash's
+        // random seed still keeps crafted names from colliding on purpose.
+        let mut counts: HashMap<&str, usize, foldhash::fast::RandomState> = HashMap::with_capacity_and_hasher(self.rows, Default::default());
         for name in &raw {
             *counts.entry(name).or_default() += 1;
         }
@@ -251,6 +253,11 @@ fn present(raw: Raw<'_>) -> Option<Present<'_>> {
     }
 }
 
+/// A finite number in Rust's float syntax (`f64::from_str`'s).
+fn parse_finite(s: &[u8]) -> Option<f64> {
+    fast_float2::parse::<f64, _>(s).ok().filter(|x| x.is_finite())
+}
+
 /// Collects one column's cells. A column stays numeric, keeping only numbers, until a cell
 /// proves it is text; the spelling of the numbers before that cell is then read again from the
 /// file (rare: text columns are usually text from their first row), which spares copying every
@@ -282,6 +289,15 @@ impl ColumnBuilder {
     }
 
     fn push(&mut self, raw: Raw<'_>) {
+        // Most cells of a numeric column are plain numbers, which neither Unicode trimming nor
+        // the missing tokens can change, so they skip both.
+        if let (true, Raw::Str(s)) = (self.numeric, &raw) {
+            if let Some(x) = parse_finite(s.as_bytes().trim_ascii()) {
+                self.rows += 1;
+                self.numbers.push(x);
+                return;
+            }
+        }
         let row = self.rows;
         self.rows += 1;
         let Some(value) = present(raw) else {
@@ -296,7 +312,7 @@ impl ColumnBuilder {
         if self.numeric {
             let number = match value {
                 Present::Number(x) => Some(x),
-                Present::Text(s) => s.parse::<f64>().ok().filter(|x| x.is_finite()),
+                Present::Text(s) => parse_finite(s.as_bytes()),
             };
             if let Some(x) = number {
                 self.numbers.push(x);
@@ -306,8 +322,10 @@ impl ColumnBuilder {
             if self.numbers.iter().any(|v| !v.is_nan()) {
                 self.recover_below = row;
             }
+            // The numbers' capacity is the row count guess, which the spans need now instead.
+            self.spans = Vec::with_capacity(self.numbers.capacity());
+            self.spans.resize(row, None);
             self.numbers = Vec::new();
-            self.spans = vec![None; row];
         }
         let span = self.store(value);
         self.spans.push(Some(span));
@@ -350,12 +368,12 @@ impl ColumnBuilder {
 }
 
 fn is_missing(s: &str) -> bool {
-    // Tokens start with N, #, <, - or 1 and are at most 8 bytes long, so most numbers are
-    // rejected without comparing them to every token.
+    // Tokens start with N, #, <, - or 1 and are at most 8 bytes long, so most numbers and
+    // names are rejected without comparing them to every token.
     match s.as_bytes().first() {
         None => true,
-        Some(b'0' | b'2'..=b'9' | b'.' | b'+') => false,
-        Some(_) => s.len() <= 8 && MISSING_TOKENS.iter().any(|t| t.eq_ignore_ascii_case(s)),
+        Some(b'N' | b'n' | b'#' | b'<' | b'-' | b'1') => s.len() <= 8 && MISSING_TOKENS.iter().any(|t| t.eq_ignore_ascii_case(s)),
+        Some(_) => false,
     }
 }
 

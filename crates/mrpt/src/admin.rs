@@ -140,7 +140,7 @@ impl Admin {
         let ended = self.stores.state.end_user_sessions(user.id, None).await?;
         let subject = EventSubject { user_id: Some(user.id), ..EventSubject::default() };
         self.security
-            .record(EventKind::SessionRevoked, subject, format!("an operator ended all {ended} sessions of the user"))
+            .record(EventKind::SessionRevoked, subject, format!("an operator ended every session of the user ({ended})"))
             .await;
         println!("ended {ended} session(s) of {}", user.username);
         Ok(())

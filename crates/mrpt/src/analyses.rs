@@ -34,6 +34,7 @@ impl AnalysisRecord {
 
 impl OwnedRecord for AnalysisRecord {
     const KIND: OwnedKind = OwnedKind::Analysis;
+    type Id = AnalysisId;
 
     fn id(&self) -> String {
         self.id.to_string()
@@ -79,6 +80,7 @@ impl PlanRecord {
 
 impl OwnedRecord for PlanRecord {
     const KIND: OwnedKind = OwnedKind::ItnPlan;
+    type Id = PlanId;
 
     fn id(&self) -> String {
         self.id.to_string()

@@ -95,6 +95,7 @@ pub struct DatasetRecord {
 
 impl OwnedRecord for DatasetRecord {
     const KIND: OwnedKind = OwnedKind::Dataset;
+    type Id = DatasetId;
 
     fn id(&self) -> String {
         self.id.to_string()

@@ -141,7 +141,6 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::Unavailable(reason) => {
                 tracing::error!(%reason, "state store unavailable");
-                metrics::counter!("mrpt_store_errors_total", "store" => "state").increment(1);
                 Self::StoreUnavailable
             }
             StoreError::UsernameTaken => Self::UsernameTaken,

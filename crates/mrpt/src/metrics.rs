@@ -6,12 +6,16 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Request latency buckets in seconds, from sub-millisecond reads to slow uploads.
 const LATENCY_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+/// Store call buckets: a healthy Redis answers in a tenth of a millisecond;
+/// the store's own timeout is two seconds.
+const STORE_LATENCY_BUCKETS: &[f64] = &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.0, 5.0];
 
 /// Installs this process's recorder; every series carries the instance and
 /// worker, since each worker process counts only its own requests.
 pub fn install(config: &ServeConfig) -> anyhow::Result<PrometheusHandle> {
     let recorder = PrometheusBuilder::new()
-        .set_buckets_for_metric(Matcher::Suffix("duration_seconds".into()), LATENCY_BUCKETS)?
+        .set_buckets_for_metric(Matcher::Full("mrpt_http_request_duration_seconds".into()), LATENCY_BUCKETS)?
+        .set_buckets_for_metric(Matcher::Full("mrpt_store_duration_seconds".into()), STORE_LATENCY_BUCKETS)?
         .add_global_label("instance", config.instance_name())
         .add_global_label("worker", std::process::id().to_string())
         .build_recorder();
@@ -34,5 +38,6 @@ fn describe() {
     describe_counter!("mrpt_login_failures_total", "Failed logins");
     describe_counter!("mrpt_isolation_violations_total", "Stored records whose owner differed from the reader");
     describe_counter!("mrpt_security_events_total", "Security events by kind");
-    describe_counter!("mrpt_store_errors_total", "State and file store failures");
+    describe_histogram!("mrpt_store_duration_seconds", "State store call latency by backend and operation");
+    describe_counter!("mrpt_store_errors_total", "State store failures by operation, and file store failures");
 }

@@ -57,9 +57,9 @@ async fn every_command_acts_on(server: &TestServer, store: &[&str]) {
 
     // Revoking a user ends both of their sessions and nobody else's.
     assert!(admin_ok(store, &["revoke-user", "amina"]).contains("ended 2 session(s) of amina"));
-    amina.get("/api/me").await.expect(401, "unauthenticated");
-    amina_phone.get("/api/me").await.expect(401, "unauthenticated");
-    bello.get("/api/me").await.expect(200, "");
+    amina.get("/api/session").await.expect(401, "unauthenticated");
+    amina_phone.get("/api/session").await.expect(401, "unauthenticated");
+    bello.get("/api/session").await.expect(200, "");
 
     // A purge keeps what is younger than the retention period.
     amina.login("amina").await.expect(200, "");
@@ -71,15 +71,15 @@ async fn every_command_acts_on(server: &TestServer, store: &[&str]) {
     amina.get(&format!("/api/datasets/{old}")).await.expect(404, "not_found");
     amina.get(&format!("/api/datasets/{fresh}/file")).await.expect(200, "");
     assert!(bello.dataset_ids().await.is_empty());
-    bello.get("/api/me").await.expect(200, "");
+    bello.get("/api/session").await.expect(200, "");
 
     // The reset needs confirming, then logs everyone out.
     let (ok, _, stderr) = admin(store, &["reset-sessions"]);
     assert!(!ok && stderr.contains("--yes"), "{stderr}");
-    bello.get("/api/me").await.expect(200, "");
+    bello.get("/api/session").await.expect(200, "");
     assert!(admin_ok(store, &["reset-sessions", "--yes"]).contains("ended 2 session(s) of 2 user(s)"));
-    amina.get("/api/me").await.expect(401, "unauthenticated");
-    bello.get("/api/me").await.expect(401, "unauthenticated");
+    amina.get("/api/session").await.expect(401, "unauthenticated");
+    bello.get("/api/session").await.expect(401, "unauthenticated");
 
     let events = admin_ok(store, &["events", "--since", "1h"]);
     let revoked = events.lines().find(|line| line.contains("session_revoked")).expect("the revocation is an event");

@@ -84,9 +84,12 @@ async fn operations_routes_answer() {
         "mrpt_http_request_duration_seconds_bucket",
         "mrpt_sessions_created_total",
         "mrpt_isolation_violations_total",
+        "backend=\"sqlite\",operation=\"create_session\"",
     ] {
         assert!(text.contains(name), "{name} missing from /metrics");
     }
+    let store_call = text.lines().find(|line| line.starts_with("mrpt_store_duration_seconds_count")).unwrap();
+    assert!(store_call.contains("instance=") && store_call.contains("worker="), "per-worker labels: {store_call}");
     let openapi = client.get("/api/openapi.json").await.json();
     assert!(openapi["openapi"].as_str().unwrap().starts_with("3.1"));
     for path in ["/api/auth/register", "/api/auth/login", "/api/auth/logout", "/api/auth/password", "/api/account",

@@ -43,6 +43,10 @@ async fn the_server_fails_closed_while_redis_is_away_and_recovers_by_itself() {
         answer.expect(503, "store_unavailable");
     }
     assert!(started.elapsed() < Duration::from_secs(8), "answers come before the pause ends");
+    assert!(
+        server.metric_where("mrpt_store_errors_total", "operation=\"session_by_token\",error=\"unavailable\"").await >= 2.0,
+        "the failed session lookups are counted by operation"
+    );
 
     // Back by itself, and every answer is still the asker's own.
     wait_ready(&mut amina, 200).await;

@@ -1,7 +1,7 @@
 //! Dataset routes: upload, list, show with preview, download, delete
 //! (API.md, Datasets). Every lookup goes through the owner-scoped store.
 
-use super::extract::{CurrentSession, PathId};
+use super::extract::{CurrentSession, PathId, SessionAnd};
 use super::spool::Spooled;
 use super::views::ErrorResponse;
 use super::AppState;
@@ -295,12 +295,8 @@ async fn list_datasets(State(app): State<AppState>, session: CurrentSession) -> 
         (status = 200, description = "The dataset with a preview of its first 20 rows", body = DatasetView),
         (status = 401, description = "unauthenticated or session_expired", body = ErrorResponse),
         (status = 404, description = "not_found", body = ErrorResponse)))]
-async fn get_dataset(
-    State(app): State<AppState>,
-    PathId(id): PathId<DatasetId>,
-    session: CurrentSession,
-) -> Result<Json<DatasetView>, ApiError> {
-    Ok(Json(DatasetView::of(find_dataset(&app, &session.principal, id).await?, true)))
+async fn get_dataset(found: SessionAnd<DatasetRecord>) -> Result<Json<DatasetView>, ApiError> {
+    Ok(Json(DatasetView::of(found.record.ok_or(ApiError::NotFound)?, true)))
 }
 
 #[utoipa::path(get, path = "/api/datasets/{id}/file", tag = "datasets",
@@ -309,15 +305,11 @@ async fn get_dataset(
         (status = 200, description = "The uploaded bytes exactly, as an attachment"),
         (status = 401, description = "unauthenticated or session_expired", body = ErrorResponse),
         (status = 404, description = "not_found", body = ErrorResponse)))]
-async fn download_dataset(
-    State(app): State<AppState>,
-    PathId(id): PathId<DatasetId>,
-    session: CurrentSession,
-) -> Result<Response, ApiError> {
-    let principal = &session.principal;
-    let record = find_dataset(&app, principal, id).await?;
-    let file = app.files.open(&FileKey::dataset(principal, id, DatasetFile::Table)).await?.ok_or_else(|| {
-        tracing::error!(dataset = %id, "a dataset's file is missing from the file store");
+async fn download_dataset(State(app): State<AppState>, found: SessionAnd<DatasetRecord>) -> Result<Response, ApiError> {
+    let record = found.record.ok_or(ApiError::NotFound)?;
+    let key = FileKey::dataset(&found.session.principal, record.id, DatasetFile::Table);
+    let file = app.files.open(&key).await?.ok_or_else(|| {
+        tracing::error!(dataset = %record.id, "a dataset's file is missing from the file store");
         ApiError::Internal
     })?;
     let headers = [

@@ -7,7 +7,8 @@ use crate::domain::Millis;
 use crate::error::ApiError;
 use crate::principal::Principal;
 use crate::security::{EventKind, EventSubject};
-use crate::store::SessionRecord;
+use crate::store::owned::OwnedRecord;
+use crate::store::{OwnedKind, SessionRecord};
 use crate::token::SessionToken;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
@@ -50,42 +51,83 @@ impl FromRequestParts<AppState> for CurrentSession {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
-        let context = request_context(parts);
-        let raw = session_cookie(&parts.headers, app.cookie.name).ok_or(ApiError::Unauthenticated)?;
-        let subject = || EventSubject { request_id: Some(context.request_id.clone()), ..Default::default() };
-        let Some(token) = SessionToken::parse(raw) else {
-            app.security.record(EventKind::ForgedToken, subject(), "malformed session cookie").await;
-            return Err(ApiError::Unauthenticated);
-        };
-        let key = token.key();
-        let record = app.state.session_by_token(key).await?.ok_or(ApiError::Unauthenticated)?;
-        if record.user_id != token.claimed_user() {
-            app.security.record(EventKind::ForgedToken, subject(), "session cookie names another user").await;
-            return Err(ApiError::Unauthenticated);
-        }
-        let now = Millis::now();
-        if record.is_expired_at(now) {
-            if app.state.note_session_expired(key).await? {
-                metrics::counter!("mrpt_sessions_expired_total").increment(1);
-            }
-            return Err(ApiError::SessionExpired);
-        }
-        context.set_session(record.id);
-        let principal = Principal::from_session(&record, context.request_id.clone());
-        if needs_csrf(&parts.method) {
-            let presented = parts.headers.get(CSRF_HEADER).and_then(|value| value.to_str().ok()).unwrap_or("");
-            if !token.csrf_matches(presented) {
-                app.security.record(EventKind::CsrfRefused, (&principal).into(), parts.uri.path().to_owned()).await;
-                return Err(ApiError::CsrfFailed);
-            }
-        }
-        let touch_due = now.0 - record.last_seen_at.0 >= app.sessions.touch_interval().as_millis() as i64;
-        if touch_due && !app.state.touch_session(key, now, now.plus(app.sessions.idle)).await? {
-            // Ended or timed out between the read and the touch.
-            return Err(ApiError::Unauthenticated);
-        }
-        Ok(Self { principal, record, token })
+        let (session, _) = authenticate(parts, app, None).await?;
+        Ok(session)
     }
+}
+
+/// The caller's session and the record the path's id names, fetched from
+/// the store in the same round trip: the common read costs one store call.
+/// `record` is `None` when the caller has no such record.
+pub struct SessionAnd<R> {
+    pub session: CurrentSession,
+    pub record: Option<R>,
+}
+
+impl<R: OwnedRecord + Send> FromRequestParts<AppState> for SessionAnd<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let PathId(id) = PathId::<R::Id>::from_request_parts(parts, app).await?;
+        let (session, body) = authenticate(parts, app, Some((R::KIND, &id.to_string()))).await?;
+        let record = match body {
+            Some(body) => app.owned.checked::<R>(&session.principal, &body).await?,
+            None => None,
+        };
+        Ok(Self { session, record })
+    }
+}
+
+/// Finds and checks the session named by the cookie and, when asked, reads
+/// one record of the token's user beside it. The record is handed out only
+/// once the session has passed every check.
+async fn authenticate(
+    parts: &Parts,
+    app: &AppState,
+    with_record: Option<(OwnedKind, &str)>,
+) -> Result<(CurrentSession, Option<Vec<u8>>), ApiError> {
+    let context = request_context(parts);
+    let raw = session_cookie(&parts.headers, app.cookie.name).ok_or(ApiError::Unauthenticated)?;
+    let subject = || EventSubject { request_id: Some(context.request_id.clone()), ..Default::default() };
+    let Some(token) = SessionToken::parse(raw) else {
+        app.security.record(EventKind::ForgedToken, subject(), "malformed session cookie").await;
+        return Err(ApiError::Unauthenticated);
+    };
+    let key = token.key();
+    let (record, body) = match with_record {
+        None => (app.state.session_by_token(key).await?, None),
+        Some((kind, id)) => match app.state.session_with_owned(key, kind, id).await? {
+            Some(found) => (Some(found.session), found.body),
+            None => (None, None),
+        },
+    };
+    let record = record.ok_or(ApiError::Unauthenticated)?;
+    if record.user_id != token.claimed_user() {
+        app.security.record(EventKind::ForgedToken, subject(), "session cookie names another user").await;
+        return Err(ApiError::Unauthenticated);
+    }
+    let now = Millis::now();
+    if record.is_expired_at(now) {
+        if app.state.note_session_expired(key).await? {
+            metrics::counter!("mrpt_sessions_expired_total").increment(1);
+        }
+        return Err(ApiError::SessionExpired);
+    }
+    context.set_session(record.id);
+    let principal = Principal::from_session(&record, context.request_id.clone());
+    if needs_csrf(&parts.method) {
+        let presented = parts.headers.get(CSRF_HEADER).and_then(|value| value.to_str().ok()).unwrap_or("");
+        if !token.csrf_matches(presented) {
+            app.security.record(EventKind::CsrfRefused, (&principal).into(), parts.uri.path().to_owned()).await;
+            return Err(ApiError::CsrfFailed);
+        }
+    }
+    let touch_due = now.0 - record.last_seen_at.0 >= app.sessions.touch_interval().as_millis() as i64;
+    if touch_due && !app.state.touch_session(key, now, now.plus(app.sessions.idle)).await? {
+        // Ended or timed out between the read and the touch.
+        return Err(ApiError::Unauthenticated);
+    }
+    Ok((CurrentSession { principal, record, token }, body))
 }
 
 /// A JSON body that may be left out entirely, meaning `{}`.

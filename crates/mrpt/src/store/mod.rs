@@ -3,6 +3,7 @@
 //! take the [`Principal`] and derive every key from it (DESIGN.md rule 3).
 
 pub mod files;
+pub mod metered;
 pub mod owned;
 pub mod redis;
 pub mod sqlite;
@@ -67,13 +68,16 @@ impl Stores {
         tokio::fs::create_dir_all(&config.data_dir)
             .await
             .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
-        let state: SharedStateStore = match &config.store {
+        let (state, backend): (SharedStateStore, _) = match &config.store {
             StoreChoice::Sqlite => {
                 let path = config.data_dir.join("state.sqlite3");
-                Arc::new(sqlite::SqliteStore::open(&path).with_context(|| format!("cannot open the state store {}", path.display()))?)
+                let store =
+                    sqlite::SqliteStore::open(&path).with_context(|| format!("cannot open the state store {}", path.display()))?;
+                (Arc::new(store), "sqlite")
             }
-            StoreChoice::Redis(target) => Arc::new(redis::RedisStore::connect(target, &config.store_prefix).await?),
+            StoreChoice::Redis(target) => (Arc::new(redis::RedisStore::connect(target, &config.store_prefix).await?), "redis"),
         };
+        let state = Arc::new(metered::MeteredStateStore::new(state, backend));
         let files = config.files.open(&config.data_dir).await.with_context(|| format!("cannot open the file store {}", config.files))?;
         Ok(Self { state, files })
     }
@@ -148,6 +152,13 @@ impl SessionRecord {
     }
 }
 
+/// A session found by its key, with the record fetched beside it.
+#[derive(Debug)]
+pub struct SessionWithOwned {
+    pub session: SessionRecord,
+    pub body: Option<Vec<u8>>,
+}
+
 /// The kinds of records a user owns. Deleting a record deletes the records
 /// whose parent it is (a dataset's analyses, an analysis's plans).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,6 +225,12 @@ pub trait StateStore: Send + Sync {
     /// The session with this key, live or timed out; ended sessions
     /// are gone.
     async fn session_by_token(&self, key: SessionKey) -> StoreResult<Option<SessionRecord>>;
+    /// The session with this key and, in the same round trip, the body of
+    /// the key's user's record `kind`/`id`: an authenticated read costs one
+    /// store call. The body comes back only beside a session of that user,
+    /// and the caller must validate the session before using it.
+    async fn session_with_owned(&self, key: SessionKey, kind: OwnedKind, id: &str)
+        -> StoreResult<Option<SessionWithOwned>>;
     /// Slides the idle expiry of a session that is still live; never revives
     /// an ended or timed-out one. Returns whether it was live.
     async fn touch_session(&self, key: SessionKey, now: Millis, idle_expires_at: Millis) -> StoreResult<bool>;

@@ -12,6 +12,8 @@ use serde::Serialize;
 /// A record that belongs to one user and names that user in its body.
 pub trait OwnedRecord: Serialize + DeserializeOwned {
     const KIND: OwnedKind;
+    /// The type of its id, as it appears in paths.
+    type Id: std::str::FromStr + std::fmt::Display + Send;
     fn id(&self) -> String;
     fn owner(&self) -> UserId;
     fn created_at(&self) -> Millis;
@@ -73,7 +75,9 @@ impl OwnedRecords {
         Ok(self.store.delete_owned(principal, R::KIND, id).await?.then_some(record))
     }
 
-    async fn checked<R: OwnedRecord>(&self, principal: &Principal, body: &[u8]) -> StoreResult<Option<R>> {
+    /// Reads a stored body as the principal's record; one that names
+    /// another owner is withheld and reported.
+    pub async fn checked<R: OwnedRecord>(&self, principal: &Principal, body: &[u8]) -> StoreResult<Option<R>> {
         let record: R = serde_json::from_slice(body).map_err(|err| StoreError::Corrupt(err.to_string()))?;
         if record.owner() != principal.user_id() {
             let what = format!("{} {}", R::KIND.as_str(), record.id());

@@ -36,7 +36,8 @@
 //! an answer that may be stale.
 
 use super::{
-    NewOwned, OwnedKind, SecurityEvent, SessionKey, SessionRecord, StateStore, StoreError, StoreResult, UserRecord,
+    NewOwned, OwnedKind, SecurityEvent, SessionKey, SessionRecord, SessionWithOwned, StateStore, StoreError,
+    StoreResult, UserRecord,
 };
 use crate::domain::{Millis, SessionId, UserId, Username};
 use crate::principal::Principal;
@@ -531,6 +532,18 @@ impl RedisStore {
         bounded(invocation.invoke_async(&mut conn)).await
     }
 
+    fn session_fields(&self, key: SessionKey) -> Cmd {
+        let mut cmd = redis::cmd("HGETALL");
+        cmd.arg(self.keys.session(key));
+        cmd
+    }
+
+    fn owned_fields(&self, user: UserId, kind: OwnedKind, id: &str) -> Cmd {
+        let mut cmd = redis::cmd("HMGET");
+        cmd.arg(self.keys.owned(user, kind, id)).arg(&["owner", "kind", "id", "body"]);
+        cmd
+    }
+
     /// A script on one user's keys.
     fn on_user<'a>(&self, script: &'a Script, user: UserId) -> ScriptInvocation<'a> {
         script.key(self.keys.user_base(user))
@@ -832,8 +845,26 @@ impl StateStore for RedisStore {
     }
 
     async fn session_by_token(&self, key: SessionKey) -> StoreResult<Option<SessionRecord>> {
-        let reply: Value = self.query(redis::cmd("HGETALL").arg(self.keys.session(key))).await?;
+        let reply: Value = self.query(&self.session_fields(key)).await?;
         Fields::from_flat(reply)?.map(|fields| session_from(&fields, key)).transpose()
+    }
+
+    async fn session_with_owned(
+        &self,
+        key: SessionKey,
+        kind: OwnedKind,
+        id: &str,
+    ) -> StoreResult<Option<SessionWithOwned>> {
+        // Both keys carry the user's hash tag, so the pipeline goes to one
+        // node, even in a Cluster.
+        let mut pipeline = redis::pipe();
+        pipeline.add_command(self.session_fields(key)).add_command(self.owned_fields(key.user_id, kind, id));
+        let mut conn = self.conn.clone();
+        let (session, owned): (Value, Vec<Value>) = bounded(pipeline.query_async(&mut conn)).await?;
+        let Some(session) = Fields::from_flat(session)?.map(|fields| session_from(&fields, key)).transpose()? else {
+            return Ok(None);
+        };
+        Ok(Some(SessionWithOwned { session, body: owned_body(key.user_id, kind, id, &owned)? }))
     }
 
     async fn touch_session(&self, key: SessionKey, now: Millis, idle_expires_at: Millis) -> StoreResult<bool> {
@@ -906,17 +937,8 @@ impl StateStore for RedisStore {
 
     async fn get_owned(&self, principal: &Principal, kind: OwnedKind, id: &str) -> StoreResult<Option<Vec<u8>>> {
         let user = principal.user_id();
-        let mut cmd = redis::cmd("HMGET");
-        cmd.arg(self.keys.owned(user, kind, id)).arg(&["owner", "kind", "id", "body"]);
-        let reply: Vec<Value> = self.query(&cmd).await?;
-        let [owner, stored_kind, stored_id, body] = reply.as_slice() else {
-            return Err(corrupt("HMGET answered with the wrong number of fields"));
-        };
-        if matches!(owner, Value::Nil) {
-            return Ok(None);
-        }
-        check_owned(user, kind, id, owner, stored_kind, stored_id)?;
-        Ok(Some(bytes(body).ok_or_else(|| corrupt("an owned record has no body"))?.to_vec()))
+        let reply: Vec<Value> = self.query(&self.owned_fields(user, kind, id)).await?;
+        owned_body(user, kind, id, &reply)
     }
 
     async fn list_owned(&self, principal: &Principal, kind: OwnedKind) -> StoreResult<Vec<Vec<u8>>> {
@@ -966,6 +988,19 @@ impl StateStore for RedisStore {
             })
             .collect()
     }
+}
+
+/// The body of an owned record read by [`RedisStore::owned_fields`], once
+/// it is checked to be the record that was asked for.
+fn owned_body(user: UserId, kind: OwnedKind, id: &str, reply: &[Value]) -> StoreResult<Option<Vec<u8>>> {
+    let [owner, stored_kind, stored_id, body] = reply else {
+        return Err(corrupt("HMGET answered with the wrong number of fields"));
+    };
+    if matches!(owner, Value::Nil) {
+        return Ok(None);
+    }
+    check_owned(user, kind, id, owner, stored_kind, stored_id)?;
+    Ok(Some(bytes(body).ok_or_else(|| corrupt("an owned record has no body"))?.to_vec()))
 }
 
 /// An owned record must name the owner, kind and id it was looked up by.

@@ -1,7 +1,10 @@
 //! The embedded default state store: one SQLite file in WAL mode, safe for
 //! several server processes on the same data directory at once.
 
-use super::{NewOwned, OwnedKind, SecurityEvent, SessionKey, SessionRecord, StateStore, StoreError, StoreResult, UserRecord};
+use super::{
+    NewOwned, OwnedKind, SecurityEvent, SessionKey, SessionRecord, SessionWithOwned, StateStore, StoreError, StoreResult,
+    UserRecord,
+};
 use crate::domain::{Millis, SessionId, UserId, Username};
 use crate::principal::Principal;
 use crate::token::TokenHash;
@@ -125,6 +128,20 @@ fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
 }
 
 const SESSION_COLUMNS: &str = "token_hash, id, user_id, created_at, last_seen_at, idle_expires_at, expires_at";
+
+fn select_session(conn: &rusqlite::Connection, key: SessionKey) -> StoreResult<Option<SessionRecord>> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = ?1 AND user_id = ?2"))?
+        .query_row(params![key.token_hash.0.as_slice(), key.user_id.to_string()], session_from_row)
+        .optional()?)
+}
+
+fn select_owned(conn: &rusqlite::Connection, owner: UserId, kind: OwnedKind, id: &str) -> StoreResult<Option<Vec<u8>>> {
+    Ok(conn
+        .prepare_cached("SELECT body FROM owned WHERE owner_id = ?1 AND kind = ?2 AND id = ?3")?
+        .query_row(params![owner.to_string(), kind.as_str(), id], |row| row.get(0))
+        .optional()?)
+}
 
 fn session_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
     let hash: Vec<u8> = row.get(0)?;
@@ -304,11 +321,22 @@ impl StateStore for SqliteStore {
     }
 
     async fn session_by_token(&self, key: SessionKey) -> StoreResult<Option<SessionRecord>> {
+        self.with_conn(move |conn| select_session(conn, key)).await
+    }
+
+    async fn session_with_owned(
+        &self,
+        key: SessionKey,
+        kind: OwnedKind,
+        id: &str,
+    ) -> StoreResult<Option<SessionWithOwned>> {
+        let id = id.to_owned();
         self.with_conn(move |conn| {
-            Ok(conn
-                .prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = ?1 AND user_id = ?2"))?
-                .query_row(params![key.token_hash.0.as_slice(), key.user_id.to_string()], session_from_row)
-                .optional()?)
+            // One snapshot: the record is read as of the session's check.
+            let tx = conn.transaction()?;
+            let Some(session) = select_session(&tx, key)? else { return Ok(None) };
+            let body = select_owned(&tx, key.user_id, kind, &id)?;
+            Ok(Some(SessionWithOwned { session, body }))
         })
         .await
     }
@@ -409,14 +437,8 @@ impl StateStore for SqliteStore {
     }
 
     async fn get_owned(&self, principal: &Principal, kind: OwnedKind, id: &str) -> StoreResult<Option<Vec<u8>>> {
-        let (owner, id) = (principal.user_id().to_string(), id.to_owned());
-        self.with_conn(move |conn| {
-            Ok(conn
-                .prepare_cached("SELECT body FROM owned WHERE owner_id = ?1 AND kind = ?2 AND id = ?3")?
-                .query_row(params![owner, kind.as_str(), id], |row| row.get(0))
-                .optional()?)
-        })
-        .await
+        let (owner, id) = (principal.user_id(), id.to_owned());
+        self.with_conn(move |conn| select_owned(conn, owner, kind, &id)).await
     }
 
     async fn list_owned(&self, principal: &Principal, kind: OwnedKind) -> StoreResult<Vec<Vec<u8>>> {

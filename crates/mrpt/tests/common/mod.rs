@@ -110,9 +110,14 @@ impl TestServer {
     }
 
     pub async fn metric(&self, name: &str) -> f64 {
+        self.metric_where(name, "").await
+    }
+
+    /// The sum of a metric's series whose labels contain `labels`.
+    pub async fn metric_where(&self, name: &str, labels: &str) -> f64 {
         let text = reqwest::get(format!("{}/metrics", self.base)).await.unwrap().text().await.unwrap();
         text.lines()
-            .filter(|line| line.starts_with(name) && !line.starts_with('#'))
+            .filter(|line| line.starts_with(name) && !line.starts_with('#') && line.contains(labels))
             .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
             .sum()
     }

@@ -170,6 +170,40 @@ pub async fn owned_records_stay_in_their_owners_namespace(store: SharedStateStor
     assert_eq!(store.list_owned(&musa_p, OwnedKind::Dataset).await.unwrap().len(), 1);
 }
 
+pub async fn a_session_and_a_record_come_in_one_call(store: SharedStateStore) {
+    let amina = user(&store, "amina").await;
+    let musa = user(&store, "musa").await;
+    let (amina_session, amina_token) = session(&store, &amina, Duration::from_secs(60)).await;
+    let (musa_session, musa_token) = session(&store, &musa, Duration::from_secs(60)).await;
+    store.insert_owned(&principal(&amina_session), owned(OwnedKind::Dataset, "d1", None, 1, b"one")).await.unwrap();
+    store.insert_owned(&principal(&musa_session), owned(OwnedKind::Dataset, "m1", None, 1, b"musa")).await.unwrap();
+
+    let found = store.session_with_owned(amina_token.key(), OwnedKind::Dataset, "d1").await.unwrap().unwrap();
+    assert_eq!((found.session.id, found.session.user_id), (amina_session.id, amina.id));
+    assert_eq!(found.body.as_deref(), Some(&b"one"[..]));
+    let missing = store.session_with_owned(amina_token.key(), OwnedKind::Analysis, "d1").await.unwrap().unwrap();
+    assert_eq!(missing.body, None, "kinds are apart");
+    let foreign = store.session_with_owned(amina_token.key(), OwnedKind::Dataset, "m1").await.unwrap().unwrap();
+    assert_eq!(foreign.body, None, "another user's record is not in this user's namespace");
+    let forged = SessionKey { user_id: musa.id, token_hash: amina_token.hash() };
+    assert!(store.session_with_owned(forged, OwnedKind::Dataset, "m1").await.unwrap().is_none(), "no session, no record");
+
+    store.end_session_by_token(musa_token.key()).await.unwrap();
+    assert!(store.session_with_owned(musa_token.key(), OwnedKind::Dataset, "m1").await.unwrap().is_none());
+}
+
+pub async fn users_are_listed_by_name(store: SharedStateStore) {
+    let musa = user(&store, "musa").await;
+    let amina = user(&store, "amina").await;
+    let names = |users: Vec<UserRecord>| users.into_iter().map(|u| (u.id, u.username.to_string())).collect::<Vec<_>>();
+    assert_eq!(
+        names(store.list_users().await.unwrap()),
+        [(amina.id, "amina".to_owned()), (musa.id, "musa".to_owned())]
+    );
+    store.delete_user(musa.id).await.unwrap();
+    assert_eq!(names(store.list_users().await.unwrap()), [(amina.id, "amina".to_owned())]);
+}
+
 pub async fn an_ended_session_cannot_write(store: SharedStateStore) {
     let amina = user(&store, "amina").await;
     let (record, token) = session(&store, &amina, Duration::from_secs(60)).await;
@@ -300,9 +334,15 @@ pub async fn cancelled_requests_never_see_another_users_data(store: SharedStateS
             let principal = principal(record);
             let read = async {
                 match n % 4 {
-                    0 | 1 => {
+                    0 => {
                         let found = store.session_by_token(token.key()).await.unwrap().unwrap();
                         assert_eq!((found.user_id, found.id), (user.id, record.id), "a session of its own user");
+                    }
+                    1 => {
+                        let id = format!("{}-{i}", user.id);
+                        let found = store.session_with_owned(token.key(), OwnedKind::Dataset, &id).await.unwrap().unwrap();
+                        assert_eq!((found.session.user_id, found.session.id), (user.id, record.id));
+                        assert_eq!(found.body.unwrap(), format!("dataset {i} of {}", user.id).into_bytes());
                     }
                     2 => {
                         let body = store.get_owned(&principal, OwnedKind::Dataset, &format!("{}-{i}", user.id)).await;
@@ -351,6 +391,8 @@ macro_rules! store_suite {
             password_change_keeps_only_the_current_session,
             login_failures_are_counted_per_username,
             owned_records_stay_in_their_owners_namespace,
+            a_session_and_a_record_come_in_one_call,
+            users_are_listed_by_name,
             an_ended_session_cannot_write,
             deleting_a_user_deletes_everything_of_theirs,
             concurrent_writes_of_one_session_are_all_kept,
