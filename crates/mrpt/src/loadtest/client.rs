@@ -1,11 +1,11 @@
 //! The load tester's HTTP client: one connection pool for the whole run,
 //! each request sent to the next URL in turn (as a non-sticky balancer
 //! would), each user's cookie and CSRF token carried explicitly, a bound on
-//! requests in flight, and the retry policy for lost connections and a
-//! paused store.
+//! requests in flight, and the retry policy of `retry.rs` applied.
 
 use super::fixture::WardTable;
 use super::report::Recorder;
+use super::retry::{self, Retry, UNAVAILABLE_BACKOFF, UNAVAILABLE_PATIENCE};
 use reqwest::header::{HeaderMap, COOKIE, SET_COOKIE};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -14,10 +14,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
-/// How long to wait before asking again after 503 `store_unavailable`.
-const UNAVAILABLE_BACKOFF: Duration = Duration::from_millis(200);
-/// How long a store may stay away before its absence is an error.
-const UNAVAILABLE_PATIENCE: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct Transport {
@@ -51,14 +47,6 @@ pub enum Payload {
     Upload(Arc<WardTable>),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Retry {
-    /// Sending it twice has the effect of sending it once.
-    AfterConnectionError,
-    /// The caller decides what a lost answer means.
-    Never,
-}
-
 pub struct Call {
     pub method: Method,
     /// The route template, e.g. `/api/datasets/{id}`, that names the
@@ -78,7 +66,7 @@ impl Call {
             Some(id) => template.replace("{id}", id),
             None => template.to_owned(),
         };
-        let retry = if matches!(method, Method::GET | Method::DELETE) { Retry::AfterConnectionError } else { Retry::Never };
+        let retry = if matches!(method, Method::GET | Method::DELETE) { Retry::AfterLostAnswer } else { Retry::Never };
         Self { method, template: template.to_owned(), path, payload: Payload::Empty, retry, probe: false }
     }
 
@@ -96,7 +84,7 @@ impl Call {
 
     /// For a POST whose repetition is harmless to what the run checks.
     pub fn repeatable(self) -> Self {
-        Self { retry: Retry::AfterConnectionError, ..self }
+        Self { retry: Retry::AfterLostAnswer, ..self }
     }
 
     pub fn probe(self) -> Self {
@@ -131,8 +119,17 @@ impl Reply {
         self.json()?["error"]["code"].as_str().map(str::to_owned)
     }
 
-    fn is_store_unavailable(&self) -> bool {
+    pub fn is_store_unavailable(&self) -> bool {
         self.status == StatusCode::SERVICE_UNAVAILABLE && self.error_code().as_deref() == Some("store_unavailable")
+    }
+
+    /// An answer made by a balancer or cache in front of the servers about
+    /// its own connection to them (502, 504, or a 503 without the server's
+    /// error body): the server's answer is lost, as with a dropped
+    /// connection. The server itself never answers 502 or 504, and its 503
+    /// always names its error.
+    fn is_relayed_failure(&self) -> bool {
+        matches!(self.status.as_u16(), 502..=504) && self.error_code().is_none()
     }
 }
 
@@ -140,6 +137,9 @@ impl Reply {
 pub enum Failure {
     /// Refused, reset or closed before a whole answer came.
     Connection(String),
+    /// A balancer or cache in front of the servers lost its connection to
+    /// them and said so.
+    Gateway(String),
     Timeout(String),
 }
 
@@ -147,8 +147,15 @@ impl Failure {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Connection(_) => "connection",
+            Self::Gateway(_) => "gateway",
             Self::Timeout(_) => "timeout",
         }
+    }
+
+    /// The call may or may not have taken effect, and its answer will
+    /// never come.
+    pub fn answer_lost(&self) -> bool {
+        matches!(self, Self::Connection(_) | Self::Gateway(_))
     }
 
     fn of(err: reqwest::Error) -> Self {
@@ -171,7 +178,7 @@ impl Failure {
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Connection(message) | Self::Timeout(message) => write!(f, "{}: {message}", self.code()),
+            Self::Connection(message) | Self::Gateway(message) | Self::Timeout(message) => write!(f, "{}: {message}", self.code()),
         }
     }
 }
@@ -190,21 +197,23 @@ impl Transport {
     }
 
     /// Sends a call, asking again after a paused store (bounded) and, for
-    /// calls that allow it, once after a lost connection.
+    /// calls that allow it, once after a lost answer.
     pub async fn send(&self, credentials: &Credentials, call: &Call) -> Result<Reply, Failure> {
         let give_up = Instant::now() + UNAVAILABLE_PATIENCE;
-        let mut retried = false;
+        let mut resent = false;
         loop {
-            match self.attempt(credentials, call).await {
-                Ok(reply) if reply.is_store_unavailable() && Instant::now() + UNAVAILABLE_BACKOFF < give_up => {
+            let outcome = self.attempt(credentials, call).await;
+            let patient = Instant::now() + UNAVAILABLE_BACKOFF < give_up;
+            match retry::next(&outcome, call.retry, resent, patient) {
+                retry::Next::AskAgainLater => {
                     self.recorder.unavailable();
                     tokio::time::sleep(UNAVAILABLE_BACKOFF).await;
                 }
-                Err(Failure::Connection(_)) if call.retry == Retry::AfterConnectionError && !retried => {
-                    retried = true;
+                retry::Next::SendAgain => {
+                    resent = true;
                     self.recorder.retried();
                 }
-                outcome => return outcome,
+                retry::Next::Judge => return outcome,
             }
         }
     }
@@ -231,7 +240,11 @@ impl Transport {
         let body = response.bytes().await.map_err(Failure::of)?;
         let served_by = headers.get("x-served-by").and_then(|value| value.to_str().ok());
         self.recorder.answered(&call.endpoint(), started.elapsed(), served_by);
-        Ok(Reply { status, headers, body })
+        let reply = Reply { status, headers, body };
+        if reply.is_relayed_failure() {
+            return Err(Failure::Gateway(format!("{status} from a balancer or cache in front of the server")));
+        }
+        Ok(reply)
     }
 }
 
@@ -240,4 +253,25 @@ fn upload_form(table: &WardTable) -> reqwest::multipart::Form {
     let file = Part::bytes(table.csv.clone()).file_name(table.filename.clone());
     let boundaries = Part::bytes(table.geojson.clone()).file_name("wards.geojson");
     Form::new().part("file", file).part("boundaries", boundaries).text("name", table.name.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(status: u16, body: &str) -> Reply {
+        Reply { status: StatusCode::from_u16(status).unwrap(), headers: HeaderMap::new(), body: body.to_owned().into() }
+    }
+
+    #[test]
+    fn only_a_proxys_own_gateway_errors_count_as_lost_answers() {
+        assert!(reply(502, "<html>Bad Gateway</html>").is_relayed_failure());
+        assert!(reply(504, "").is_relayed_failure());
+        assert!(reply(503, "Backend fetch failed").is_relayed_failure());
+        let unavailable = reply(503, r#"{"error":{"code":"store_unavailable","message":"m","request_id":"r"}}"#);
+        assert!(!unavailable.is_relayed_failure());
+        assert!(unavailable.is_store_unavailable());
+        assert!(!reply(500, "").is_relayed_failure());
+        assert!(!reply(404, "").is_relayed_failure());
+    }
 }

@@ -6,16 +6,17 @@ mod checks;
 mod client;
 mod endpoints;
 mod fixture;
+mod progress;
 mod registry;
 mod report;
+mod retry;
 mod workload;
 
 use client::{Call, Credentials, Transport};
 use endpoints::Endpoints;
-use indicatif::{ProgressBar, ProgressStyle};
+use progress::Progress;
 use registry::Registry;
 use report::{Recorder, Setup};
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -71,8 +72,9 @@ pub async fn run(args: LoadtestArgs) -> anyhow::Result<()> {
         registry: Registry::new(users),
         recorder: recorder.clone(),
         rounds,
-        progress: progress_bar((users * rounds) as u64),
+        progress: Progress::new((users * rounds) as u64),
         started: tokio::sync::Barrier::new(users),
+        finished: tokio::sync::Barrier::new(users),
     });
 
     let started = Instant::now();
@@ -83,7 +85,7 @@ pub async fn run(args: LoadtestArgs) -> anyhow::Result<()> {
     while let Some(done) = tasks.join_next().await {
         done?;
     }
-    run.progress.finish_and_clear();
+    run.progress.finish();
 
     let setup = Setup { urls: args.urls, users, rounds, concurrency: args.concurrency as usize };
     let report = recorder.report(setup, started.elapsed());
@@ -105,15 +107,4 @@ async fn discover(transport: &Transport) -> anyhow::Result<Endpoints> {
     anyhow::ensure!(reply.status.is_success(), "GET /api/openapi.json answered {}", reply.status);
     let doc = reply.json().ok_or_else(|| anyhow::anyhow!("GET /api/openapi.json is not JSON"))?;
     Endpoints::from_openapi(&doc)
-}
-
-/// Progress on a terminal only: logs and CI output stay clean.
-fn progress_bar(rounds: u64) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let style = ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} user rounds, {msg}")
-        .expect("the template is valid")
-        .progress_chars("=> ");
-    ProgressBar::new(rounds).with_style(style)
 }

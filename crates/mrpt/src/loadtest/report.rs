@@ -1,5 +1,6 @@
 //! What a run saw: latency per endpoint (HDR histograms), errors by code,
-//! bleeds, store pauses, retries and serving workers, gathered while the
+//! bleeds, store pauses, retries, serving workers and uploads found intact
+//! at the end, gathered while the
 //! run goes on and rendered at its end as a table or as JSON.
 
 use super::checks::Finding;
@@ -28,6 +29,7 @@ struct Stats {
     bleed_details: Vec<String>,
     unavailable: u64,
     retries: u64,
+    uploads_verified: u64,
     served_by: BTreeSet<String>,
 }
 
@@ -66,6 +68,10 @@ impl Recorder {
 
     pub fn retried(&self) {
         self.stats().retries += 1;
+    }
+
+    pub fn upload_verified(&self) {
+        self.stats().uploads_verified += 1;
     }
 
     /// Records a finding, with `context` saying which user asked what.
@@ -120,6 +126,7 @@ impl Recorder {
             requests_per_second: if seconds > 0.0 { requests as f64 / seconds } else { 0.0 },
             unavailable: stats.unavailable,
             retries: stats.retries,
+            uploads_verified: stats.uploads_verified,
             errors: stats.errors,
             errors_by_code: stats.errors_by_code.clone(),
             error_details: stats.error_details.clone(),
@@ -159,8 +166,11 @@ pub struct Report {
     pub requests_per_second: f64,
     /// 503 `store_unavailable` answers that were asked again.
     pub unavailable: u64,
-    /// Requests sent again after a lost connection.
+    /// Requests sent again after a lost answer (a dropped connection, or a
+    /// balancer's 502, 503 or 504).
     pub retries: u64,
+    /// Acknowledged uploads downloaded at the end with the bytes uploaded.
+    pub uploads_verified: u64,
     pub errors: u64,
     pub errors_by_code: BTreeMap<String, u64>,
     pub error_details: Vec<String>,
@@ -187,7 +197,8 @@ impl Display for Report {
         let setup = &self.setup;
         writeln!(f, "users {}, rounds {}, concurrency {}, urls {}", setup.users, setup.rounds, setup.concurrency, setup.urls.join(" "))?;
         writeln!(f, "requests {} in {:.1} s: {:.0} requests/s", self.requests, self.seconds, self.requests_per_second)?;
-        writeln!(f, "store unavailable (503, asked again) {}, retries after a lost connection {}", self.unavailable, self.retries)?;
+        writeln!(f, "store unavailable (503, asked again) {}, retries after a lost answer {}", self.unavailable, self.retries)?;
+        writeln!(f, "uploads intact at the end {}", self.uploads_verified)?;
         let mut by_code = String::new();
         for (code, count) in &self.errors_by_code {
             let _ = write!(by_code, "{}{code}: {count}", if by_code.is_empty() { " (" } else { ", " });
@@ -220,6 +231,7 @@ mod tests {
         recorder.finding("user 0", Finding::Bleed("saw MRPTMARK-1".into()));
         recorder.finding("user 1", Finding::error("500 internal", "boom"));
         recorder.finding("user 1", Finding::error("500 internal", "boom"));
+        recorder.upload_verified();
         let setup = Setup { urls: vec!["http://127.0.0.1:1".into()], users: 2, rounds: 1, concurrency: 4 };
         let report = recorder.report(setup, Duration::from_secs(1));
         assert!(!report.passed());
@@ -230,8 +242,10 @@ mod tests {
         let table = report.to_string();
         assert!(table.contains("bleed: user 0: saw MRPTMARK-1"), "{table}");
         assert!(table.contains("errors 2 (500 internal: 2)"), "{table}");
+        assert!(table.contains("uploads intact at the end 1"), "{table}");
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["users"], 2);
+        assert_eq!(json["uploads_verified"], 1);
         assert_eq!(json["endpoints"][0]["endpoint"], "GET /api/datasets");
     }
 }

@@ -1,15 +1,16 @@
 //! One simulated user's part of a run: sign up, upload the marked ward
 //! table, analyse it and plan bed nets, then rounds of every read the
 //! server offers on the user's own objects, a new plan, and probes of
-//! another user's ids, judging every answer.
+//! another user's ids, judging every answer; at the very end, a check that
+//! every upload the server acknowledged is still there, byte for byte.
 
 use super::checks::{self, Finding, Verdict};
 use super::client::{Call, Credentials, Failure, Reply, Transport};
 use super::endpoints::{Endpoints, Kind};
 use super::fixture::{Marker, WardTable};
+use super::progress::Progress;
 use super::registry::{Owned, Registry};
 use super::report::Recorder;
-use indicatif::ProgressBar;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -22,15 +23,15 @@ pub struct Run {
     pub registry: Registry,
     pub recorder: Arc<Recorder>,
     pub rounds: usize,
-    pub progress: ProgressBar,
+    pub progress: Progress,
     pub started: Barrier,
+    pub finished: Barrier,
 }
 
 impl Run {
     fn rounds_done(&self, rounds: usize) {
         let (bleeds, errors) = self.recorder.tally();
-        self.progress.set_message(format!("bleeds {bleeds}, errors {errors}"));
-        self.progress.inc(rounds as u64);
+        self.progress.advance(rounds as u64, bleeds, errors);
     }
 }
 
@@ -41,10 +42,20 @@ pub async fn simulate(run: Arc<Run>, index: usize) {
     // Every user's ids are in the registry before anyone probes, so that
     // every probe has a target.
     run.started.wait().await;
-    let Some(user) = user else { return run.rounds_done(run.rounds) };
-    for _ in 0..run.rounds {
-        user.round().await;
-        run.rounds_done(1);
+    match &user {
+        Some(user) => {
+            for _ in 0..run.rounds {
+                user.round().await;
+                run.rounds_done(1);
+            }
+        }
+        None => run.rounds_done(run.rounds),
+    }
+    // Uploads are checked once all users are done, so that the check comes
+    // after whatever the servers went through during the run.
+    run.finished.wait().await;
+    if let Some(user) = user {
+        user.verify_uploads().await;
     }
 }
 
@@ -164,6 +175,19 @@ impl<'a> User<'a> {
         }
     }
 
+    /// Downloads every dataset the server acknowledged to this user: each
+    /// must still be there with the bytes uploaded.
+    async fn verify_uploads(&self) {
+        for id in &self.owned().datasets {
+            let call = Call::get("/api/datasets/{id}/file", Some(id));
+            if let Some(reply) = self.expect(&call, 200).await {
+                if self.judge(&call, Some(&reply), checks::file_hash(&reply.body, &self.table.sha256)).is_some() {
+                    self.run.recorder.upload_verified();
+                }
+            }
+        }
+    }
+
     /// Tries every GET and DELETE on one object with the ids of another
     /// user: each must be unknown to this user.
     async fn probe_someone_else(&self) {
@@ -182,7 +206,7 @@ impl<'a> User<'a> {
     /// whether it landed first.
     async fn create(&self, call: &Call, kind: Kind) -> Option<String> {
         let reply = match self.exchange(call).await {
-            Err(Failure::Connection(_)) => {
+            Err(failure) if failure.answer_lost() => {
                 self.run.recorder.retried();
                 if let Some(id) = self.landed(kind).await {
                     return Some(id);
