@@ -1,6 +1,7 @@
 //! Configuration of `mrpt serve` and `mrpt admin`: flags, each also read
 //! from the environment variable `MRPT_<NAME>`, printed once at start-up.
 
+use crate::store::files::FileStoreChoice;
 use crate::store::StoreChoice;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
@@ -90,6 +91,13 @@ pub struct StoreConfig {
     /// Prefix of every Redis key, so that several deployments can share one Redis.
     #[arg(long, env = "MRPT_STORE_PREFIX", default_value = "mrpt", value_parser = crate::store::redis::parse_prefix)]
     pub store_prefix: String,
+
+    /// The file store (uploads, large results): `dir` for the folder `files`
+    /// under --data-dir, or `s3://BUCKET/PREFIX` for an S3-compatible bucket,
+    /// reached with the standard AWS_* environment variables (credentials,
+    /// region, AWS_ENDPOINT_URL and AWS_ALLOW_HTTP for a local server).
+    #[arg(long, env = "MRPT_FILES", default_value = "dir")]
+    pub files: FileStoreChoice,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]

@@ -16,7 +16,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     }
     let metrics = crate::metrics::install(&config)?;
 
-    let app = AppState::new(&config, Stores::open(&config.stores).await?, metrics);
+    let app = AppState::new(&config, Stores::open(&config.stores).await?, metrics)?;
 
     let listener = listen(&config).await?;
     if config.worker_bind.is_some() {

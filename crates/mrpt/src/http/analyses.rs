@@ -16,6 +16,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use bytes::Bytes;
 use mrpt_analysis::{analyse, export, plan_itn, render, AnalysisError, AnalysisOutcome, Boundaries, ItnError, ItnPlan, ItnRequest, AnalysisRequest, Method, WardTable};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -138,12 +139,11 @@ async fn load_boundaries(app: &AppState, principal: &Principal, dataset: &Datase
     })
 }
 
-async fn read_file(app: &AppState, key: &FileKey) -> Result<Vec<u8>, ApiError> {
-    let bytes = app.files.read(key).await?.ok_or_else(|| {
+async fn read_file(app: &AppState, key: &FileKey) -> Result<Bytes, ApiError> {
+    app.files.read(key).await?.ok_or_else(|| {
         tracing::error!(key = key.as_str(), "a file named by a record is missing from the file store");
         ApiError::Internal
-    })?;
-    Ok(bytes.to_vec())
+    })
 }
 
 async fn read_json<T: DeserializeOwned>(app: &AppState, key: &FileKey) -> Result<T, ApiError> {

@@ -2,6 +2,7 @@
 //! (API.md, Datasets). Every lookup goes through the owner-scoped store.
 
 use super::extract::{CurrentSession, PathId, SessionAnd};
+use super::spool::Spooled;
 use super::views::ErrorResponse;
 use super::AppState;
 use crate::datasets::{clean_name, DatasetRecord, FileFormat, Preview, Upload};
@@ -10,6 +11,7 @@ use crate::error::ApiError;
 use crate::principal::Principal;
 use crate::store::files::{DatasetFile, FileKey, FilePrefix};
 use crate::store::StoreError;
+use axum::body::Body;
 use axum::extract::multipart::{Field, MultipartError};
 use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -18,7 +20,6 @@ use axum::Json;
 use mrpt_analysis::{read_table, Boundaries, TableError, WardTable};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -102,7 +103,7 @@ pub struct UploadForm {
 
 struct FilePart {
     file_name: String,
-    bytes: Vec<u8>,
+    spooled: Spooled,
 }
 
 #[utoipa::path(post, path = "/api/datasets", tag = "datasets",
@@ -131,8 +132,8 @@ async fn upload_dataset(
     let (mut table_part, mut boundaries_part, mut name) = (None, None, None);
     while let Some(field) = form.next_field().await.map_err(|err| multipart_error(err, &app))? {
         match field.name() {
-            Some("file") => table_part = Some(read_part(field, &app).await?),
-            Some("boundaries") => boundaries_part = Some(read_part(field, &app).await?),
+            Some("file") => table_part = Some(spool_part(field, &app).await?),
+            Some("boundaries") => boundaries_part = Some(spool_part(field, &app).await?),
             Some("name") => {
                 let text = field.text().await.map_err(|err| multipart_error(err, &app))?;
                 name = clean_name(&text).map_err(|msg| ApiError::invalid_input("name", msg))?;
@@ -145,14 +146,11 @@ async fn upload_dataset(
         ApiError::UnsupportedFormat("The ward table must be a .csv, .xlsx or .xls file.".to_owned())
     })?;
 
-    let (table_bytes, table) = parse_table(table_part.bytes, format).await?;
-    let boundaries = boundaries_part.filter(|part| !part.bytes.is_empty());
-    if let Some(part) = &boundaries {
-        Boundaries::parse(&part.bytes).map_err(|err| ApiError::InvalidFile {
-            message: format!("The boundaries file could not be read: {err}"),
-            line: None,
-        })?;
-    }
+    let (table_bytes, table) = parse_table(table_part.spooled, format).await?;
+    let boundaries = match boundaries_part.filter(|part| !part.spooled.is_empty()) {
+        Some(part) => Some(check_boundaries(part.spooled).await?),
+        None => None,
+    };
 
     let principal = &session.principal;
     let id = DatasetId::random();
@@ -163,33 +161,59 @@ async fn upload_dataset(
             name,
             filename: &table_part.file_name,
             format,
-            bytes: table_bytes.len() as u64,
-            sha256: hex::encode(Sha256::digest(&table_bytes)),
+            bytes: table_bytes.len(),
+            sha256: table_bytes.sha256.clone(),
             table: &table,
             has_boundaries: boundaries.is_some(),
         },
     );
-    let stored = store_dataset(&app, principal, &record, &table_bytes, boundaries.as_ref().map(|p| &p.bytes[..])).await;
+    // The upload was received whole and checked. Storing it runs on its own
+    // task, so that a client going away cannot cancel it between the files
+    // and the record: it ends with both or, after a failure, with neither.
+    let stored = tokio::spawn(store_dataset(app.clone(), session.principal.clone(), record, table_bytes, boundaries));
+    let record = stored.await.map_err(|_| ApiError::Internal)??;
+    Ok((StatusCode::CREATED, Json(DatasetView::of(record, false))).into_response())
+}
+
+/// Boundaries are parsed on the blocking pool: a large shapefile takes a while.
+async fn check_boundaries(spooled: Spooled) -> Result<Spooled, ApiError> {
+    let (spooled, parsed) = tokio::task::spawn_blocking(move || {
+        let parsed = Boundaries::parse(spooled.as_ref()).map(drop);
+        (spooled, parsed)
+    })
+    .await
+    .map_err(|_| ApiError::Internal)?;
+    parsed.map_err(|err| ApiError::InvalidFile { message: format!("The boundaries file could not be read: {err}"), line: None })?;
+    Ok(spooled)
+}
+
+async fn store_dataset(
+    app: AppState,
+    principal: Principal,
+    record: DatasetRecord,
+    table: Spooled,
+    boundaries: Option<Spooled>,
+) -> Result<DatasetRecord, ApiError> {
+    let stored = store_files_then_record(&app, &principal, &record, &table, boundaries.as_ref()).await;
     if let Err(err) = stored {
-        // Nothing of a failed upload may stay behind.
-        if let Err(cleanup) = app.files.delete_prefix(&FilePrefix::dataset(principal, id)).await {
+        if let Err(cleanup) = app.files.delete_prefix(&FilePrefix::dataset(&principal, record.id)).await {
             tracing::error!(error = %cleanup.0, "could not remove the files of a failed upload");
         }
         return Err(err);
     }
-    Ok((StatusCode::CREATED, Json(DatasetView::of(record, false))).into_response())
+    Ok(record)
 }
 
-async fn store_dataset(
+async fn store_files_then_record(
     app: &AppState,
     principal: &Principal,
     record: &DatasetRecord,
-    table: &[u8],
-    boundaries: Option<&[u8]>,
+    table: &Spooled,
+    boundaries: Option<&Spooled>,
 ) -> Result<(), ApiError> {
-    write_file(app, &FileKey::dataset(principal, record.id, DatasetFile::Table), table).await?;
+    write_file(app, &FileKey::dataset(principal, record.id, DatasetFile::Table), table.as_ref()).await?;
     if let Some(boundaries) = boundaries {
-        write_file(app, &FileKey::dataset(principal, record.id, DatasetFile::Boundaries), boundaries).await?;
+        write_file(app, &FileKey::dataset(principal, record.id, DatasetFile::Boundaries), boundaries.as_ref()).await?;
     }
     // The record comes last: a dataset exists only once its files do.
     app.owned.insert(principal, record).await.map_err(|err| match err {
@@ -207,16 +231,23 @@ pub(super) async fn write_file(app: &AppState, key: &FileKey, bytes: &[u8]) -> R
     Ok(())
 }
 
-async fn read_part(mut field: Field<'_>, app: &AppState) -> Result<FilePart, ApiError> {
+/// Receives one file of the form into the spool, refusing it as soon as it
+/// passes the upload limit.
+async fn spool_part(mut field: Field<'_>, app: &AppState) -> Result<FilePart, ApiError> {
     let file_name = field.file_name().unwrap_or_default().to_owned();
-    let mut bytes = Vec::new();
+    let mut spool = app.spool.start().await.map_err(spool_error)?;
     while let Some(chunk) = field.chunk().await.map_err(|err| multipart_error(err, app))? {
-        if (bytes.len() + chunk.len()) as u64 > app.max_upload {
+        if spool.bytes() + chunk.len() as u64 > app.max_upload {
             return Err(ApiError::PayloadTooLarge { limit_bytes: app.max_upload });
         }
-        bytes.extend_from_slice(&chunk);
+        spool.write(&chunk).await.map_err(spool_error)?;
     }
-    Ok(FilePart { file_name, bytes })
+    Ok(FilePart { file_name, spooled: spool.finish().await.map_err(spool_error)? })
+}
+
+fn spool_error(err: std::io::Error) -> ApiError {
+    tracing::error!(error = %err, "the upload spool failed");
+    ApiError::Internal
 }
 
 fn multipart_error(err: MultipartError, app: &AppState) -> ApiError {
@@ -226,10 +257,14 @@ fn multipart_error(err: MultipartError, app: &AppState) -> ApiError {
     ApiError::invalid_input("file", format!("The upload form could not be read: {}.", err.body_text()))
 }
 
-/// Reads the table on the blocking pool: a large file takes a while.
-pub(super) async fn parse_table(bytes: Vec<u8>, format: FileFormat) -> Result<(Vec<u8>, WardTable), ApiError> {
+/// Reads the table on the blocking pool: a large file takes a while. The
+/// bytes are handed back for the caller to keep.
+pub(super) async fn parse_table<B>(bytes: B, format: FileFormat) -> Result<(B, WardTable), ApiError>
+where
+    B: AsRef<[u8]> + Send + 'static,
+{
     let (bytes, parsed) = tokio::task::spawn_blocking(move || {
-        let parsed = read_table(&bytes, format.table_format());
+        let parsed = read_table(bytes.as_ref(), format.table_format());
         (bytes, parsed)
     })
     .await
@@ -273,15 +308,18 @@ async fn get_dataset(found: SessionAnd<DatasetRecord>) -> Result<Json<DatasetVie
 async fn download_dataset(State(app): State<AppState>, found: SessionAnd<DatasetRecord>) -> Result<Response, ApiError> {
     let record = found.record.ok_or(ApiError::NotFound)?;
     let key = FileKey::dataset(&found.session.principal, record.id, DatasetFile::Table);
-    let bytes = app.files.read(&key).await?.ok_or_else(|| {
+    let file = app.files.open(&key).await?.ok_or_else(|| {
         tracing::error!(dataset = %record.id, "a dataset's file is missing from the file store");
         ApiError::Internal
     })?;
     let headers = [
         (header::CONTENT_TYPE, HeaderValue::from_static(record.format.media_type())),
         (header::CONTENT_DISPOSITION, attachment(&record.filename)),
+        (header::CONTENT_LENGTH, HeaderValue::from(file.bytes)),
     ];
-    Ok((headers, bytes).into_response())
+    // Streamed as the store hands it out; a store failing midway cuts the
+    // body short of its announced length, so the client sees it failed.
+    Ok((headers, Body::from_stream(file.chunks)).into_response())
 }
 
 /// `Content-Disposition: attachment` with an ASCII fallback name and the

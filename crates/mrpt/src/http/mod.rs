@@ -8,6 +8,7 @@ mod extract;
 mod middleware;
 mod ops;
 mod sessions;
+mod spool;
 mod views;
 mod web;
 
@@ -18,6 +19,7 @@ use crate::security::{AlertSender, SecurityLog};
 use crate::store::files::SharedFileStore;
 use crate::store::owned::OwnedRecords;
 use crate::store::{SharedStateStore, Stores};
+use anyhow::Context;
 use axum::http::HeaderValue;
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -40,6 +42,7 @@ pub struct Shared {
     pub cookie: CookiePolicy,
     pub sessions: SessionPolicy,
     pub max_upload: u64,
+    pub spool: spool::SpoolDir,
     pub registration: Registration,
     pub served_by: Option<HeaderValue>,
     pub metrics: PrometheusHandle,
@@ -94,14 +97,17 @@ impl SessionPolicy {
 }
 
 impl AppState {
-    pub fn new(config: &ServeConfig, stores: Stores, metrics: PrometheusHandle) -> Self {
+    pub fn new(config: &ServeConfig, stores: Stores, metrics: PrometheusHandle) -> anyhow::Result<Self> {
+        let spool_dir = config.stores.data_dir.join("spool");
+        let spool = spool::SpoolDir::create(&spool_dir)
+            .with_context(|| format!("cannot create the upload spool {}", spool_dir.display()))?;
         let alerts = config.alert_webhook.clone().map(|url| AlertSender::new(url, config.instance_name()));
         let security = SecurityLog::new(stores.state.clone(), alerts);
         let served_by = (config.served_by == Switch::On).then(|| {
             let value = format!("{}/{}", config.instance_name(), std::process::id());
             HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("mrpt"))
         });
-        Self(Arc::new(Shared {
+        Ok(Self(Arc::new(Shared {
             owned: OwnedRecords::new(stores.state.clone(), security.clone()),
             state: stores.state,
             files: stores.files,
@@ -110,10 +116,11 @@ impl AppState {
             cookie: CookiePolicy::new(config.secure_cookies()),
             sessions: SessionPolicy { idle: config.session_idle, absolute: config.session_absolute },
             max_upload: config.max_upload,
+            spool,
             registration: config.registration,
             served_by,
             metrics,
-        }))
+        })))
     }
 }
 

@@ -2,15 +2,65 @@
 //! are derived from the principal and server-made ids only, never from a
 //! client's file name, so they cannot escape the owner's namespace.
 
+pub mod dir;
+pub mod s3;
+
 use crate::domain::{AnalysisId, DatasetId, PlanId, UserId};
 use crate::principal::Principal;
 use async_trait::async_trait;
-use bytes::Bytes;
-use std::path::{Path, PathBuf};
+use bytes::{Bytes, BytesMut};
+use futures::stream::BoxStream;
+use futures::TryStreamExt;
+use serde::Serialize;
+use std::path::Path;
 use std::sync::Arc;
-use tokio::io::AsyncWriteExt;
 
 pub type SharedFileStore = Arc<dyn FileStore>;
+
+/// Which file store to use, as given to `--files`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileStoreChoice {
+    /// The folder `files` under the data directory.
+    Directory,
+    S3(s3::S3Location),
+}
+
+impl std::str::FromStr for FileStoreChoice {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, String> {
+        match raw {
+            "dir" => Ok(Self::Directory),
+            _ => s3::S3Location::parse(raw).map(Self::S3),
+        }
+    }
+}
+
+impl std::fmt::Display for FileStoreChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Directory => f.write_str("dir"),
+            Self::S3(location) => location.fmt(f),
+        }
+    }
+}
+
+/// Printed in the start-up configuration: a location never holds a secret,
+/// since credentials come only from the environment.
+impl Serialize for FileStoreChoice {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl FileStoreChoice {
+    pub async fn open(&self, data_dir: &Path) -> Result<SharedFileStore, FileStoreError> {
+        Ok(match self {
+            Self::Directory => Arc::new(dir::DirFileStore::open(&data_dir.join("files")).await?),
+            Self::S3(location) => Arc::new(s3::S3FileStore::open(location).await?),
+        })
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 #[error("the file store is unavailable: {0}")]
@@ -80,12 +130,34 @@ impl FilePrefix {
     }
 }
 
+/// A stored file being read, chunk by chunk, with its length known first.
+pub struct FileStream {
+    pub bytes: u64,
+    pub chunks: BoxStream<'static, Result<Bytes, FileStoreError>>,
+}
+
 #[async_trait]
 pub trait FileStore: Send + Sync {
     async fn ping(&self) -> Result<(), FileStoreError>;
     /// Starts writing a file; it becomes visible only when finished.
     async fn begin(&self, key: &FileKey) -> Result<Box<dyn FileUpload>, FileStoreError>;
-    async fn read(&self, key: &FileKey) -> Result<Option<Bytes>, FileStoreError>;
+    /// Opens a file to stream it; `None` when there is none.
+    async fn open(&self, key: &FileKey) -> Result<Option<FileStream>, FileStoreError>;
+
+    /// A whole file in memory, for readers that need it as one slice.
+    async fn read(&self, key: &FileKey) -> Result<Option<Bytes>, FileStoreError> {
+        let Some(file) = self.open(key).await? else { return Ok(None) };
+        let capacity = usize::try_from(file.bytes).unwrap_or(0);
+        let whole = file
+            .chunks
+            .try_fold(BytesMut::with_capacity(capacity), |mut whole, chunk| async move {
+                whole.extend_from_slice(&chunk);
+                Ok(whole)
+            })
+            .await?;
+        Ok(Some(whole.freeze()))
+    }
+
     /// Deletes one file; a file that is not there is already deleted.
     async fn delete(&self, key: &FileKey) -> Result<(), FileStoreError>;
     async fn delete_prefix(&self, prefix: &FilePrefix) -> Result<(), FileStoreError>;
@@ -98,91 +170,3 @@ pub trait FileUpload: Send {
     async fn finish(self: Box<Self>) -> Result<(), FileStoreError>;
 }
 
-/// Files in a local directory: written to a temporary name, synced, then
-/// renamed into place, so a reader sees a whole file or none.
-pub struct DirFileStore {
-    root: PathBuf,
-}
-
-impl DirFileStore {
-    pub async fn open(root: &Path) -> Result<Self, FileStoreError> {
-        tokio::fs::create_dir_all(root.join(".partial")).await?;
-        Ok(Self { root: root.to_path_buf() })
-    }
-
-    fn path_of(&self, key: &str) -> PathBuf {
-        self.root.join(key)
-    }
-}
-
-#[async_trait]
-impl FileStore for DirFileStore {
-    async fn ping(&self) -> Result<(), FileStoreError> {
-        tokio::fs::metadata(self.root.join(".partial")).await?;
-        Ok(())
-    }
-
-    async fn begin(&self, key: &FileKey) -> Result<Box<dyn FileUpload>, FileStoreError> {
-        let partial = self.root.join(".partial").join(format!("{}.part", uuid::Uuid::new_v4()));
-        let file = tokio::fs::File::create(&partial).await?;
-        Ok(Box::new(DirUpload { file: Some(file), partial, target: self.path_of(key.as_str()) }))
-    }
-
-    async fn read(&self, key: &FileKey) -> Result<Option<Bytes>, FileStoreError> {
-        match tokio::fs::read(self.path_of(key.as_str())).await {
-            Ok(bytes) => Ok(Some(bytes.into())),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(err) => Err(err.into()),
-        }
-    }
-
-    async fn delete(&self, key: &FileKey) -> Result<(), FileStoreError> {
-        match tokio::fs::remove_file(self.path_of(key.as_str())).await {
-            Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err.into()),
-            _ => Ok(()),
-        }
-    }
-
-    async fn delete_prefix(&self, prefix: &FilePrefix) -> Result<(), FileStoreError> {
-        match tokio::fs::remove_dir_all(self.path_of(prefix.as_str())).await {
-            Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err.into()),
-            _ => Ok(()),
-        }
-    }
-}
-
-struct DirUpload {
-    file: Option<tokio::fs::File>,
-    partial: PathBuf,
-    target: PathBuf,
-}
-
-#[async_trait]
-impl FileUpload for DirUpload {
-    async fn write(&mut self, chunk: &[u8]) -> Result<(), FileStoreError> {
-        let file = self.file.as_mut().expect("an unfinished upload has its file");
-        file.write_all(chunk).await?;
-        Ok(())
-    }
-
-    async fn finish(mut self: Box<Self>) -> Result<(), FileStoreError> {
-        let file = self.file.take().expect("an unfinished upload has its file");
-        file.sync_all().await?;
-        drop(file);
-        let parent = self.target.parent().expect("file keys have a folder");
-        tokio::fs::create_dir_all(parent).await?;
-        tokio::fs::rename(&self.partial, &self.target).await?;
-        // The rename is durable only once the folder itself is synced.
-        tokio::fs::File::open(parent).await?.sync_all().await?;
-        self.partial = PathBuf::new();
-        Ok(())
-    }
-}
-
-impl Drop for DirUpload {
-    fn drop(&mut self) {
-        if !self.partial.as_os_str().is_empty() {
-            let _ = std::fs::remove_file(&self.partial);
-        }
-    }
-}

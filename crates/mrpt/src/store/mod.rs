@@ -78,8 +78,8 @@ impl Stores {
             StoreChoice::Redis(target) => (Arc::new(redis::RedisStore::connect(target, &config.store_prefix).await?), "redis"),
         };
         let state = Arc::new(metered::MeteredStateStore::new(state, backend));
-        let files = files::DirFileStore::open(&config.data_dir.join("files")).await.context("cannot open the file store")?;
-        Ok(Self { state, files: Arc::new(files) })
+        let files = config.files.open(&config.data_dir).await.with_context(|| format!("cannot open the file store {}", config.files))?;
+        Ok(Self { state, files })
     }
 }
 

@@ -35,21 +35,27 @@ impl TestServer {
     }
 
     pub async fn start_with(args: &[&str]) -> Self {
+        Self::start_with_env(args, &[]).await
+    }
+
+    /// A server with extra environment variables, such as AWS_* settings.
+    pub async fn start_with_env(args: &[&str], env: &[(&str, String)]) -> Self {
         let temp = tempfile::tempdir().expect("temp dir");
         let data_dir = temp.path().join("data");
-        Self::spawn(args, data_dir, Some(temp)).await
+        Self::spawn(args, env, data_dir, Some(temp)).await
     }
 
     /// A second server process on another server's data directory.
     pub async fn start_on(data_dir: &Path, args: &[&str]) -> Self {
-        Self::spawn(args, data_dir.to_path_buf(), None).await
+        Self::spawn(args, &[], data_dir.to_path_buf(), None).await
     }
 
-    async fn spawn(args: &[&str], data_dir: PathBuf, temp: Option<tempfile::TempDir>) -> Self {
+    async fn spawn(args: &[&str], env: &[(&str, String)], data_dir: PathBuf, temp: Option<tempfile::TempDir>) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mrpt"))
             .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
             .arg(&data_dir)
             .args(args)
+            .envs(env.iter().cloned())
             .env("MRPT_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
