@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The deployment of the README's "Running on several machines", on one
-# machine: Redis (the state store), a file store (for now one folder the
-# instances share, in place of an S3-compatible bucket), three mrpt
-# instances of two workers, haproxy balancing them round robin without stickiness, and
+# machine: Redis (the state store), an S3-compatible server (the file store,
+# s3s-fs), three mrpt instances of two workers, each with a private data
+# directory and no folder shared with the others, haproxy balancing them round robin without stickiness, and
 # varnish in front as a CDN. The load tester runs through varnish while one
 # instance is killed outright and started again and Redis pauses; then the
 # run must show no bleed, no error and every upload intact, every instance
@@ -36,6 +36,7 @@ need haproxy haproxy
 need varnish varnishd varnishncsa varnishstat
 need jq jq
 need curl curl
+need_s3s_fs
 [ -x "$MRPT_BIN" ] || { echo "no mrpt binary at $MRPT_BIN (set MRPT_BIN)" >&2; exit 1; }
 
 WORK=$(mktemp -d /var/tmp/mrpt-topology.XXXXXX)
@@ -100,9 +101,28 @@ start_redis() {
   wait_until 15 "Redis answers" redis-cli -p "$REDIS_PORT" ping
 }
 
-# The flags naming an instance's file store: a folder every instance shares.
+# The bucket every instance keeps its files in; credentials and endpoint
+# come from the standard AWS_* variables, as on a real deployment.
+BUCKET=mrpt-topology
+export AWS_ACCESS_KEY_ID=topology AWS_SECRET_ACCESS_KEY=topology-secret-key AWS_REGION=us-east-1
+export AWS_ENDPOINT_URL="http://127.0.0.1:$FILES_PORT" AWS_ALLOW_HTTP=true
+
+start_bucket() {
+  mkdir -p "$WORK/bucket/$BUCKET"
+  "$MRPT_S3S_FS" --host 127.0.0.1 --port "$FILES_PORT" --access-key "$AWS_ACCESS_KEY_ID" \
+    --secret-key "$AWS_SECRET_ACCESS_KEY" "$WORK/bucket" >"$WORK/s3s-fs.log" 2>&1 &
+  STARTED+=($!)
+  wait_until 15 "the S3 server answers" port_open "$FILES_PORT"
+}
+
+port_open() {
+  ! port_free "$1"
+}
+
+# The flags naming an instance's stores: its own private data directory,
+# and files in the shared bucket.
 file_store_flags() {
-  echo --data-dir "$WORK/shared-files"
+  echo --data-dir "$WORK/$1" --files "s3://$BUCKET/files"
 }
 
 start_instance() {
@@ -177,8 +197,9 @@ wait_progress() {
   done
 }
 
-echo "== starting Redis, the file store, instances ${INSTANCES[*]}, haproxy and varnish in $WORK"
+echo "== starting Redis, the S3 server, instances ${INSTANCES[*]}, haproxy and varnish in $WORK"
 start_redis
+start_bucket
 for name in "${INSTANCES[@]}"; do
   start_instance "$name"
 done
@@ -227,6 +248,14 @@ for name in "${INSTANCES[@]}"; do
     fail "instance $name served none of the run"
 done
 
+# Every file is in the bucket: the instances' own folders hold none.
+for name in "${INSTANCES[@]}"; do
+  stray=$(find "$WORK/$name" -type f | head -n 3)
+  [ -z "$stray" ] || fail "instance $name kept files of its own: $stray"
+done
+objects=$(find "$WORK/bucket/$BUCKET/files" -type f | wc -l)
+[ "$objects" -ge "$USERS" ] || fail "the bucket holds $objects files for $USERS users' uploads"
+
 # Stopped, varnishncsa writes out what it still holds.
 stop "$CDN_LOG_PID"
 api_requests=$(awk 'index($2, "/api/") == 1' "$WORK/cdn-requests.log" | wc -l)
@@ -237,7 +266,7 @@ static_hits=$(awk '$1 == "hit" && index($2, "/api/") != 1' "$WORK/cdn-requests.l
 [ "$static_hits" -gt 0 ] || fail "varnish served no static file from its cache"
 
 echo "== summary"
-echo "users $USERS x rounds $ROUNDS through varnish -> haproxy -> instances ${INSTANCES[*]} (2 workers each), Redis, shared files"
+echo "users $USERS x rounds $ROUNDS through varnish -> haproxy -> instances ${INSTANCES[*]} (2 workers each, private data directories), Redis, files in an S3 bucket ($objects objects)"
 echo "instance $VICTIM killed and restarted at $killed_at/$total user rounds; Redis paused 2 s at $paused_at/$total"
 jq -r '"bleeds \(.bleeds), errors \(.errors), uploads intact at the end \(.uploads_verified), 503 store_unavailable asked again \(.unavailable), retries after a lost answer \(.retries)"' "$report"
 jq -r '"served by \(.served_by | length): \(.served_by | join(", "))"' "$report"

@@ -28,3 +28,15 @@ wait_until() {
   echo "timed out after ${seconds}s waiting until $what" >&2
   return 1
 }
+
+# need_s3s_fs: builds the S3-compatible server s3s-fs once, where repeated
+# runs find it, and exports its path as MRPT_S3S_FS.
+need_s3s_fs() {
+  local tools=/var/tmp/mrpt-tools
+  if [ ! -x "$tools/bin/s3s-fs" ]; then
+    echo "installing s3s-fs into $tools"
+    # In a throw-away build folder, not the workspace's target directory.
+    env -u CARGO_TARGET_DIR cargo install s3s-fs --version '~0.14' --features binary --locked --root "$tools"
+  fi
+  export MRPT_S3S_FS="$tools/bin/s3s-fs"
+}

@@ -64,8 +64,9 @@ async fn uploads_round_trip_through_the_bucket() {
     }
 
     let user = client.get("/api/session").await.json()["user"]["id"].as_str().unwrap().to_owned();
+    let segment = |id: &str| mrpt::store::files::segment(&uuid::Uuid::parse_str(id).unwrap());
     let mut expected: Vec<String> =
-        ids.iter().map(|id| format!("{PREFIX}/users/{user}/datasets/{id}/table")).collect();
+        ids.iter().map(|id| format!("{PREFIX}/users/{}/datasets/{}/table", segment(&user), segment(id))).collect();
     expected.sort();
     let mut stored = bucket.everything_stored().await;
     stored.sort();

@@ -102,7 +102,7 @@ impl FileKey {
     }
 
     pub fn plan(principal: &Principal, dataset: DatasetId, analysis: AnalysisId, plan: PlanId) -> Self {
-        Self(format!("{}plans/{plan}.json", FilePrefix::analysis(principal, dataset, analysis).0))
+        Self(format!("{}plans/{}.json", FilePrefix::analysis(principal, dataset, analysis).0, segment(plan.as_uuid())))
     }
 
     pub fn as_str(&self) -> &str {
@@ -113,21 +113,30 @@ impl FileKey {
 impl FilePrefix {
     /// An analysis and its plans; a dataset's prefix contains it.
     pub fn analysis(principal: &Principal, dataset: DatasetId, analysis: AnalysisId) -> Self {
-        Self(format!("{}analyses/{analysis}/", Self::dataset(principal, dataset).0))
+        Self(format!("{}analyses/{}/", Self::dataset(principal, dataset).0, segment(analysis.as_uuid())))
     }
 
     pub fn dataset(principal: &Principal, dataset: DatasetId) -> Self {
-        Self(format!("{}datasets/{dataset}/", Self::user(principal.user_id()).0))
+        Self(format!("{}datasets/{}/", Self::user(principal.user_id()).0, segment(dataset.as_uuid())))
     }
 
     /// All of a user's files; used when the account is deleted.
     pub fn user(user: UserId) -> Self {
-        Self(format!("users/{user}/"))
+        Self(format!("users/{}/", segment(user.as_uuid())))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// An id as one segment of a key: its 16 bytes in base64url (22
+/// characters rather than 36), so that a plan's key stays near 130 bytes.
+/// File-system-backed S3 servers name their metadata after the whole key
+/// encoded again, and the file name of that must stay within 255 bytes.
+pub fn segment(id: &uuid::Uuid) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id.as_bytes())
 }
 
 /// A stored file being read, chunk by chunk, with its length known first.

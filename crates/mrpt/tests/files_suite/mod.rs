@@ -2,7 +2,7 @@
 //! each implementation by `files_suite!`.
 #![allow(dead_code)]
 
-use mrpt::domain::{AnalysisId, DatasetId, UserId};
+use mrpt::domain::{AnalysisId, DatasetId, PlanId, UserId};
 use mrpt::principal::Principal;
 use mrpt::store::files::{DatasetFile, FileKey, FilePrefix, SharedFileStore};
 use mrpt::store::SessionRecord;
@@ -82,6 +82,17 @@ pub async fn files_are_written_read_and_deleted(fixture: impl Fixture) {
 
     store.delete(&key).await.unwrap();
     assert_eq!(read(&store, &key).await, None);
+    store.delete(&key).await.unwrap();
+    settles_to(&fixture, &[]).await;
+}
+
+/// The deepest keys (a plan, under its analysis, under its dataset) are
+/// stored and read like any other.
+pub async fn the_longest_keys_are_stored(fixture: impl Fixture) {
+    let store = fixture.store();
+    let key = FileKey::plan(&principal(), DatasetId::random(), AnalysisId::random(), PlanId::random());
+    write(&store, &key, b"{\"plan\": true}").await;
+    assert_eq!(read(&store, &key).await.unwrap(), b"{\"plan\": true}");
     store.delete(&key).await.unwrap();
     settles_to(&fixture, &[]).await;
 }
@@ -181,6 +192,7 @@ macro_rules! files_suite {
     ($make:expr) => {
         $crate::files_suite!(@tests $make;
             files_are_written_read_and_deleted,
+            the_longest_keys_are_stored,
             an_empty_file_is_a_file,
             a_file_is_invisible_until_finished,
             dropped_unfinished_uploads_leave_nothing,
