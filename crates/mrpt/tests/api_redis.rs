@@ -7,7 +7,6 @@ mod redis_servers;
 
 use common::{tiny_csv, TestClient, TestServer};
 use redis_servers::{free_port, RedisServer};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 async fn wait_ready(client: &mut TestClient, status: u16) {
@@ -76,26 +75,6 @@ async fn the_server_fails_closed_while_redis_is_away_and_recovers_by_itself() {
 fn serve_exits_with_a_clear_message_when_redis_does_not_answer() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("redis://127.0.0.1:{}", free_port());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mrpt"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--store", &url, "--data-dir"])
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("mrpt serve kept running without Redis");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert!(!status.success());
+    let stderr = common::refused_start(&["--store", &url, "--data-dir", dir.path().to_str().unwrap()], &[]);
     assert!(stderr.contains("mrpt: ") && stderr.contains("Redis") && stderr.contains(&url), "{stderr}");
 }

@@ -21,6 +21,34 @@ pub fn tiny_csv() -> Vec<u8> {
     std::fs::read(shared_data("tiny_wards.csv")).expect("shared/data/tiny_wards.csv is readable")
 }
 
+/// Runs `mrpt serve ARGS` expecting it to refuse to start; gives its
+/// standard error once it has exited with a failure.
+pub fn refused_start(args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mrpt"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mrpt binary starts");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("mrpt serve {args:?} kept running");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success(), "mrpt serve {args:?} exited successfully");
+    stderr
+}
+
 pub struct TestServer {
     child: Child,
     pub base: String,
