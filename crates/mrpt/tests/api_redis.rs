@@ -9,14 +9,6 @@ use common::{tiny_csv, TestClient, TestServer};
 use redis_servers::{free_port, RedisServer};
 use std::time::{Duration, Instant};
 
-async fn wait_ready(client: &mut TestClient, status: u16) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while client.get("/readyz").await.status.as_u16() != status {
-        assert!(Instant::now() < deadline, "/readyz never became {status}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_fails_closed_while_redis_is_away_and_recovers_by_itself() {
     let dir = tempfile::tempdir().unwrap();
@@ -48,7 +40,7 @@ async fn the_server_fails_closed_while_redis_is_away_and_recovers_by_itself() {
     );
 
     // Back by itself, and every answer is still the asker's own.
-    wait_ready(&mut amina, 200).await;
+    amina.wait_ready(200).await;
     for _ in 0..10 {
         assert_eq!(amina.dataset_ids().await, datasets);
         assert!(musa.dataset_ids().await.is_empty());
@@ -65,7 +57,7 @@ async fn the_server_fails_closed_while_redis_is_away_and_recovers_by_itself() {
     // Restarted empty on the same port: ready again; the old sessions are
     // unknown, so 401, and the accounts can be made afresh.
     let _redis = RedisServer::start_on(port, dir.path(), &[]);
-    wait_ready(&mut amina, 200).await;
+    amina.wait_ready(200).await;
     amina.get("/api/datasets").await.expect(401, "unauthenticated");
     let mut again = TestClient::signed_up(&server, "amina").await;
     assert!(again.dataset_ids().await.is_empty());

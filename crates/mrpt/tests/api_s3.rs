@@ -30,14 +30,6 @@ fn big_csv(rows: usize) -> Vec<u8> {
     csv
 }
 
-async fn wait_ready(client: &mut TestClient, status: u16) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while client.get("/readyz").await.status.as_u16() != status {
-        assert!(Instant::now() < deadline, "/readyz never became {status}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_round_trip_through_the_bucket() {
     let bucket = S3Server::start();
@@ -135,7 +127,7 @@ async fn a_bucket_outage_answers_503_and_passes_by_itself() {
     assert!(server.stored_files().is_empty(), "never a fallback to local disk");
 
     bucket.restart();
-    wait_ready(&mut client, 200).await;
+    client.wait_ready(200).await;
     let file = client.get(&format!("/api/datasets/{id}/file")).await;
     file.expect(200, "");
     assert_eq!(file.body, tiny_csv());

@@ -315,6 +315,15 @@ impl TestClient {
         self.send(request).await
     }
 
+    /// Waits until `/readyz` answers `status` (within 30 s).
+    pub async fn wait_ready(&mut self, status: u16) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while self.get("/readyz").await.status.as_u16() != status {
+            assert!(std::time::Instant::now() < deadline, "/readyz never became {status}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn dataset_ids(&mut self) -> Vec<String> {
         let answer = self.get("/api/datasets").await;
         answer.expect(200, "");
