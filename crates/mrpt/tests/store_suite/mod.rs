@@ -309,6 +309,12 @@ pub async fn a_deleted_users_name_is_free_again(store: SharedStateStore) {
 /// Thousands of reads by two users on one store, half of them dropped at a
 /// random point (before, while or after their request is sent): every read
 /// that completes answers with the asking user's data and nobody else's.
+/// How a request of the cancellation test is cut off.
+enum Cancel {
+    AtFirstPause,
+    After(Duration),
+}
+
 pub async fn cancelled_requests_never_see_another_users_data(store: SharedStateStore) {
     const DATASETS: i64 = 4;
     let mut people = Vec::new();
@@ -327,7 +333,12 @@ pub async fn cancelled_requests_never_see_another_users_data(store: SharedStateS
     let requests = (0..4000usize).map(|n| {
         let (store, people) = (store.clone(), people.clone());
         // Operation, user and cancelling vary independently over every 16 requests.
-        let cancel_after = (n / 8 % 2 == 0).then(|| Duration::from_micros(rng.gen_range(0..2000)));
+        // One in 16 is dropped at its first pause, so that some are always
+        // cancelled half-way however fast the store answers.
+        let cancel = (n / 8 % 2 == 0).then(|| match n % 16 {
+            0 => Cancel::AtFirstPause,
+            _ => Cancel::After(Duration::from_micros(rng.gen_range(0..2000))),
+        });
         let i = rng.gen_range(0..DATASETS);
         async move {
             let (user, record, token) = &people[n / 4 % 2];
@@ -356,8 +367,9 @@ pub async fn cancelled_requests_never_see_another_users_data(store: SharedStateS
                     }
                 }
             };
-            match cancel_after {
-                Some(after) => tokio::time::timeout(after, read).await.is_ok(),
+            match cancel {
+                Some(Cancel::AtFirstPause) => futures::FutureExt::now_or_never(read).is_some(),
+                Some(Cancel::After(after)) => tokio::time::timeout(after, read).await.is_ok(),
                 None => {
                     read.await;
                     true
