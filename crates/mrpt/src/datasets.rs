@@ -8,6 +8,7 @@ use crate::store::owned::OwnedRecord;
 use crate::store::OwnedKind;
 use mrpt_analysis::{Cell, ColumnKind, TableFormat, WardTable};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 /// How many rows `GET /api/datasets/{id}` previews (API.md).
@@ -67,10 +68,11 @@ pub struct ColumnSummary {
     pub missing: usize,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Preview {
-    pub columns: Vec<String>,
-    pub rows: Vec<Vec<Value>>,
+/// The first rows of a table, as `GET /api/datasets/{id}` shows them.
+#[derive(Serialize)]
+struct Preview {
+    columns: Vec<String>,
+    rows: Vec<Vec<Value>>,
 }
 
 /// A dataset as the state store keeps it. It names its owner so that every
@@ -90,7 +92,9 @@ pub struct DatasetRecord {
     pub ward_column: String,
     pub has_boundaries: bool,
     pub uploaded_at: Millis,
-    pub preview: Preview,
+    /// Kept as finished JSON: a read copies it out instead of decoding and
+    /// encoding every cell again (the most frequent answer of all).
+    pub preview: Box<RawValue>,
 }
 
 impl OwnedRecord for DatasetRecord {
@@ -153,7 +157,7 @@ impl DatasetRecord {
     }
 }
 
-fn preview(table: &WardTable) -> Preview {
+fn preview(table: &WardTable) -> Box<RawValue> {
     let columns = table.columns().iter().map(|column| column.name.clone()).collect();
     let rows = (0..table.row_count().min(PREVIEW_ROWS))
         .map(|row| {
@@ -166,7 +170,7 @@ fn preview(table: &WardTable) -> Preview {
                 .collect()
         })
         .collect();
-    Preview { columns, rows }
+    serde_json::value::to_raw_value(&Preview { columns, rows }).expect("a preview of JSON values serialises")
 }
 
 /// A dataset's name as the user gave it: trimmed, without control

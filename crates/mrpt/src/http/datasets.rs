@@ -5,7 +5,7 @@ use super::extract::{CurrentSession, PathId, SessionAnd};
 use super::spool::Spooled;
 use super::views::ErrorResponse;
 use super::AppState;
-use crate::datasets::{clean_name, DatasetRecord, FileFormat, Preview, Upload};
+use crate::datasets::{clean_name, DatasetRecord, FileFormat, Upload};
 use crate::domain::DatasetId;
 use crate::error::ApiError;
 use crate::principal::Principal;
@@ -20,6 +20,7 @@ use axum::Json;
 use mrpt_analysis::{read_table, Boundaries, TableError, WardTable};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -59,7 +60,7 @@ pub struct DatasetView {
     session_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
-    preview: Option<Preview>,
+    preview: Option<Box<RawValue>>,
 }
 
 impl DatasetView {
