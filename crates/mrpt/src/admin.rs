@@ -73,11 +73,8 @@ fn parse_since(raw: &str) -> Result<Since, String> {
 
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     let stores = Stores::open(&args.stores).await?;
-    let admin = Admin {
-        owned: OwnedRecords::new(stores.state.clone(), SecurityLog::new(stores.state.clone(), None)),
-        security: SecurityLog::new(stores.state.clone(), None),
-        stores,
-    };
+    let security = SecurityLog::new(stores.state.clone(), None);
+    let admin = Admin { owned: OwnedRecords::new(stores.state.clone(), security.clone()), security, stores };
     match args.command {
         AdminCommand::Users => admin.users().await,
         AdminCommand::Sessions { user } => admin.sessions(user.as_deref()).await,
