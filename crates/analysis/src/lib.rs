@@ -3,8 +3,8 @@
 //! Pure functions over bytes and values, as ANALYSIS.md specifies them: [`read_table`] turns an
 //! upload into a [`WardTable`], [`Boundaries::parse`] reads GeoJSON or a zipped shapefile,
 //! [`analyse`] ranks the wards, [`plan_itn`] plans bed nets, and [`export`] and [`render`] turn
-//! results into CSV and SVG. Every error type's `Display` is a sentence meant for the person who
-//! uploaded the data.
+//! results into CSV and SVG; [`tpr`] computes each ward's test positivity from a DHIS2 facility
+//! export. Every error type's `Display` is a sentence meant for the person who uploaded the data.
 
 mod analysis;
 mod boundaries;
@@ -20,6 +20,7 @@ pub mod render;
 mod select;
 pub mod table;
 mod total_order;
+pub mod tpr;
 
 pub use analysis::{
     analyse, AnalysisError, AnalysisOutcome, AnalysisRequest, CompositeResult, Method, PcaResult, Ranked, VariableInfo,

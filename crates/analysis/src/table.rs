@@ -225,14 +225,17 @@ impl WardTable {
 pub fn read_table(bytes: &[u8], format: TableFormat) -> Result<WardTable, TableError> {
     match format {
         TableFormat::Csv => read_csv(bytes),
+        TableFormat::Xlsx | TableFormat::Xls => read_sheet(first_sheet(bytes, format)?),
+    }
+}
+
+/// The first worksheet of a workbook; `None` for a workbook without one.
+pub(crate) fn first_sheet(bytes: &[u8], format: TableFormat) -> Result<Option<calamine::Range<Data>>, TableError> {
+    match format {
         TableFormat::Xlsx => {
-            let mut book = calamine::Xlsx::new(Cursor::new(bytes)).map_err(workbook_error)?;
-            read_sheet(book.worksheet_range_at(0))
+            calamine::Xlsx::new(Cursor::new(bytes)).map_err(workbook_error)?.worksheet_range_at(0).transpose().map_err(workbook_error)
         }
-        TableFormat::Xls => {
-            let mut book = calamine::Xls::new(Cursor::new(bytes)).map_err(workbook_error)?;
-            read_sheet(book.worksheet_range_at(0))
-        }
+        _ => calamine::Xls::new(Cursor::new(bytes)).map_err(workbook_error)?.worksheet_range_at(0).transpose().map_err(workbook_error),
     }
 }
 
@@ -241,20 +244,20 @@ fn workbook_error(e: impl fmt::Display) -> TableError {
 }
 
 /// A raw value before the column's kind is known.
-enum Raw<'a> {
+pub(crate) enum Raw<'a> {
     Str(&'a str),
     Num(f64),
     Missing,
 }
 
 /// A cell that holds something.
-enum Present<'a> {
+pub(crate) enum Present<'a> {
     Number(f64),
     Text(&'a str),
 }
 
 /// Trims text and applies the missing tokens; `None` for a missing cell.
-fn present(raw: Raw<'_>) -> Option<Present<'_>> {
+pub(crate) fn present(raw: Raw<'_>) -> Option<Present<'_>> {
     match raw {
         Raw::Missing => None,
         Raw::Num(x) => x.is_finite().then_some(Present::Number(x)),
@@ -449,7 +452,7 @@ impl TableBuilder {
 }
 
 /// UTF-8 (with or without BOM) when valid, else Windows-1252, which maps every byte.
-fn decode(bytes: &[u8]) -> Result<Cow<'_, str>, TableError> {
+pub(crate) fn decode(bytes: &[u8]) -> Result<Cow<'_, str>, TableError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let text = match std::str::from_utf8(bytes) {
         Ok(s) => Cow::Borrowed(s),
@@ -528,7 +531,7 @@ fn read_csv(bytes: &[u8]) -> Result<WardTable, TableError> {
 
 /// Calls `f` with the line number and fields of each record that is not blank, until it
 /// returns `false`.
-fn csv_records(
+pub(crate) fn csv_records(
     text: &str,
     mut f: impl FnMut(usize, &csv::StringRecord) -> Result<bool, TableError>,
 ) -> Result<(), TableError> {
@@ -558,11 +561,8 @@ fn record_line(text: &str, position: Option<&csv::Position>) -> usize {
     p.line() as usize + skipped
 }
 
-fn read_sheet<E: fmt::Display>(sheet: Option<Result<calamine::Range<Data>, E>>) -> Result<WardTable, TableError> {
-    let range = match sheet {
-        Some(r) => r.map_err(workbook_error)?,
-        None => return Err(TableError::Empty),
-    };
+fn read_sheet(sheet: Option<calamine::Range<Data>>) -> Result<WardTable, TableError> {
+    let Some(range) = sheet else { return Err(TableError::Empty) };
     if range.width() > MAX_COLUMNS {
         return Err(TableError::TooManyColumns { limit: MAX_COLUMNS });
     }
@@ -583,7 +583,7 @@ fn read_sheet<E: fmt::Display>(sheet: Option<Result<calamine::Range<Data>, E>>) 
     table.finish()
 }
 
-fn is_blank_data(d: &Data) -> bool {
+pub(crate) fn is_blank_data(d: &Data) -> bool {
     match d {
         Data::Empty => true,
         Data::String(s) => s.trim().is_empty(),
@@ -598,7 +598,7 @@ fn data_header(d: &Data) -> String {
     }
 }
 
-fn data_raw(d: &Data) -> Raw<'_> {
+pub(crate) fn data_raw(d: &Data) -> Raw<'_> {
     match d {
         Data::Int(i) => Raw::Num(*i as f64),
         Data::Float(x) => Raw::Num(*x),
