@@ -38,6 +38,10 @@ pub struct ServeConfig {
     #[arg(long, env = "MRPT_MAX_UPLOAD", default_value = "50MiB", value_parser = parse_size)]
     pub max_upload: u64,
 
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub uploads: crate::uploads::UploadConfig,
+
     /// Whether anyone may register an account.
     #[arg(long, env = "MRPT_REGISTRATION", value_enum, default_value_t = Registration::Open)]
     pub registration: Registration,
@@ -143,7 +147,7 @@ fn redacted_url<S: serde::Serializer>(url: &Option<reqwest::Url>, serializer: S)
     }
 }
 
-fn as_seconds<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn as_seconds<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_u64(duration.as_secs())
 }
 

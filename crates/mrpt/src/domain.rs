@@ -113,6 +113,14 @@ opaque_id!(
     /// The id of a bed-net plan.
     PlanId
 );
+opaque_id!(
+    /// The id of a resumable upload.
+    UploadId
+);
+opaque_id!(
+    /// The id of one piece of a resumable upload, as one PATCH stored it.
+    PieceId
+);
 
 impl UserId {
     pub fn from_bytes(bytes: [u8; 16]) -> Self {

@@ -44,6 +44,21 @@ pub enum ApiError {
     InvalidVariables { message: String, variable: Option<String> },
     #[error("This dataset was uploaded without ward boundaries, so there is no map.")]
     NoBoundaries,
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// A resumable-upload request without `Tus-Resumable: 1.0.0`.
+    #[error("This server speaks tus 1.0.0: send the header Tus-Resumable: 1.0.0.")]
+    TusVersionUnsupported,
+    /// A PATCH at another offset than the upload has reached.
+    #[error("The upload is at another offset; ask for it with HEAD and go on from there.")]
+    UploadOffsetConflict,
+    #[error("This upload is not complete yet.")]
+    UploadIncomplete,
+    /// A PATCH whose bytes do not have the announced `Upload-Checksum`.
+    #[error("The piece does not match its checksum and was discarded.")]
+    ChecksumMismatch,
+    #[error("You have {limit} unfinished uploads. Finish or cancel one first.")]
+    TooManyUploads { limit: u32 },
     #[error("The service is temporarily unavailable. Please try again shortly.")]
     StoreUnavailable,
     #[error("Something went wrong on the server. Please try again.")]
@@ -66,7 +81,12 @@ impl ApiError {
             Self::NotFound | Self::NoBoundaries => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedFormat(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::UnsupportedFormat(_) | Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TusVersionUnsupported => StatusCode::PRECONDITION_FAILED,
+            Self::UploadOffsetConflict | Self::UploadIncomplete => StatusCode::CONFLICT,
+            // tus's own status for a checksum mismatch.
+            Self::ChecksumMismatch => StatusCode::from_u16(460).expect("460 is a valid status"),
+            Self::TooManyUploads { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::MissingWardColumn(_) | Self::InvalidVariables { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -87,6 +107,12 @@ impl ApiError {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedFormat(_) => "unsupported_format",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::TusVersionUnsupported => "tus_version_unsupported",
+            Self::UploadOffsetConflict => "upload_offset_conflict",
+            Self::UploadIncomplete => "upload_incomplete",
+            Self::ChecksumMismatch => "checksum_mismatch",
+            Self::TooManyUploads { .. } => "too_many_uploads",
             Self::InvalidFile { .. } => "invalid_file",
             Self::MissingWardColumn(_) => "missing_ward_column",
             Self::InvalidVariables { .. } => "invalid_variables",
@@ -110,6 +136,9 @@ impl ApiError {
             }
             Self::TooManyAttempts { retry_after_secs } => {
                 extra.insert("retry_after".into(), (*retry_after_secs).into());
+            }
+            Self::TooManyUploads { limit } => {
+                extra.insert("limit".into(), (*limit).into());
             }
             _ => {}
         }

@@ -17,3 +17,5 @@ pub mod serve;
 pub mod store;
 pub mod supervisor;
 pub mod token;
+pub mod tus;
+pub mod uploads;

@@ -94,7 +94,7 @@ async fn operations_routes_answer() {
     assert!(openapi["openapi"].as_str().unwrap().starts_with("3.1"));
     for path in ["/api/auth/register", "/api/auth/login", "/api/auth/logout", "/api/auth/password", "/api/account",
                  "/api/session", "/api/sessions", "/api/sessions/{id}", "/api/datasets", "/api/datasets/{id}",
-                 "/api/datasets/{id}/file"] {
+                 "/api/datasets/{id}/file", "/api/uploads/", "/api/uploads/{id}"] {
         assert!(openapi["paths"].get(path).is_some(), "{path} missing from the OpenAPI document");
     }
 }

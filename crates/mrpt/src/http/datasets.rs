@@ -1,11 +1,13 @@
 //! Dataset routes: upload, list, show with preview, download, delete
 //! (API.md, Datasets). Every lookup goes through the owner-scoped store.
 
-use super::extract::{CurrentSession, PathId, SessionAnd};
+use super::extract::{ApiJson, CurrentSession, PathId, SessionAnd};
 use super::spool::Spooled;
+use super::uploads;
 use super::views::ErrorResponse;
 use super::AppState;
 use crate::datasets::{clean_name, DatasetRecord, FileFormat, Upload};
+use crate::uploads::{UploadRecord, UploadRole};
 use crate::domain::DatasetId;
 use crate::error::ApiError;
 use crate::principal::Principal;
@@ -13,13 +15,13 @@ use crate::store::files::{DatasetFile, FileKey, FilePrefix};
 use crate::store::StoreError;
 use axum::body::Body;
 use axum::extract::multipart::{Field, MultipartError};
-use axum::extract::{DefaultBodyLimit, Multipart, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use mrpt_analysis::{read_table, Boundaries, TableError, WardTable};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -107,42 +109,125 @@ struct FilePart {
     spooled: Spooled,
 }
 
+/// The body that turns finished resumable uploads into a dataset.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FinishUploads {
+    /// The id of a finished upload with the role `file`.
+    file: String,
+    /// The id of a finished upload with the role `boundaries`.
+    boundaries: Option<String>,
+    /// Optional dataset name (default: the upload's `name`, else its file name).
+    name: Option<String>,
+}
+
+/// What an upload brought, received whole, before any check of its content.
+struct Received {
+    table: FilePart,
+    boundaries: Option<FilePart>,
+    name: Option<String>,
+}
+
 #[utoipa::path(post, path = "/api/datasets", tag = "datasets",
-    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    request_body(content(
+        (UploadForm = "multipart/form-data"),
+        (FinishUploads = "application/json"))),
     responses(
         (status = 201, description = "The dataset", body = DatasetView),
         (status = 400, description = "invalid_file (with line) or invalid_input", body = ErrorResponse),
         (status = 401, description = "unauthenticated or session_expired", body = ErrorResponse),
         (status = 403, description = "csrf_failed", body = ErrorResponse),
+        (status = 404, description = "not_found: an upload id that is not the caller's", body = ErrorResponse),
+        (status = 409, description = "upload_incomplete", body = ErrorResponse),
         (status = 413, description = "payload_too_large", body = ErrorResponse),
         (status = 415, description = "unsupported_format", body = ErrorResponse),
         (status = 422, description = "missing_ward_column", body = ErrorResponse)))]
-async fn upload_dataset(
-    State(app): State<AppState>,
-    session: CurrentSession,
-    headers: HeaderMap,
-    mut form: Multipart,
-) -> Result<Response, ApiError> {
+async fn upload_dataset(State(app): State<AppState>, session: CurrentSession, request: Request) -> Result<Response, ApiError> {
+    let (received, consumed) = if is_json(request.headers()) {
+        let ApiJson(finish) = ApiJson::<FinishUploads>::from_request(request, &app).await?;
+        finished_uploads(&app, &session.principal, finish).await?
+    } else {
+        (received_form(&app, request).await?, Vec::new())
+    };
+    let record = create_dataset(&app, &session, received).await?;
+    for upload in &consumed {
+        uploads::remove(&app, &session.principal, upload).await?;
+    }
+    Ok((StatusCode::CREATED, Json(DatasetView::of(record, false))).into_response())
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    let media_type = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or_default();
+    media_type.split(';').next().unwrap_or_default().trim().eq_ignore_ascii_case("application/json")
+}
+
+/// Receives the parts of a multipart upload form into the spool.
+async fn received_form(app: &AppState, request: Request) -> Result<Received, ApiError> {
     let too_large = ApiError::PayloadTooLarge { limit_bytes: app.max_upload };
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|length| length > app.max_upload) {
         // Refused before a byte of the body is read.
         return Err(too_large);
     }
-
-    let (mut table_part, mut boundaries_part, mut name) = (None, None, None);
-    while let Some(field) = form.next_field().await.map_err(|err| multipart_error(err, &app))? {
+    let mut form = Multipart::from_request(request, app).await.map_err(|rejection| {
+        ApiError::invalid_input("file", format!("The upload form could not be read: {}.", rejection.body_text()))
+    })?;
+    let (mut table, mut boundaries, mut name) = (None, None, None);
+    while let Some(field) = form.next_field().await.map_err(|err| multipart_error(err, app))? {
         match field.name() {
-            Some("file") => table_part = Some(spool_part(field, &app).await?),
-            Some("boundaries") => boundaries_part = Some(spool_part(field, &app).await?),
+            Some("file") => table = Some(spool_part(field, app).await?),
+            Some("boundaries") => boundaries = Some(spool_part(field, app).await?),
             Some("name") => {
-                let text = field.text().await.map_err(|err| multipart_error(err, &app))?;
+                let text = field.text().await.map_err(|err| multipart_error(err, app))?;
                 name = clean_name(&text).map_err(|msg| ApiError::invalid_input("name", msg))?;
             }
             _ => {}
         }
     }
-    let table_part = table_part.ok_or_else(|| ApiError::invalid_input("file", "Choose a ward table file to upload."))?;
+    let table = table.ok_or_else(|| ApiError::invalid_input("file", "Choose a ward table file to upload."))?;
+    Ok(Received { table, boundaries, name })
+}
+
+/// Reads the finished uploads a JSON body names back from the stores; they
+/// are consumed once the dataset exists.
+async fn finished_uploads(
+    app: &AppState,
+    principal: &Principal,
+    finish: FinishUploads,
+) -> Result<(Received, Vec<UploadRecord>), ApiError> {
+    let name = match &finish.name {
+        Some(raw) => clean_name(raw).map_err(|msg| ApiError::invalid_input("name", msg))?,
+        None => None,
+    };
+    let file_id = finish.file.parse().map_err(|_| ApiError::NotFound)?;
+    let (table_upload, table) = uploads::spool_finished(app, principal, file_id, UploadRole::File).await?;
+    let mut consumed = vec![];
+    let boundaries = match &finish.boundaries {
+        Some(raw) => {
+            let id = raw.parse().map_err(|_| ApiError::NotFound)?;
+            let (upload, spooled) = uploads::spool_finished(app, principal, id, UploadRole::Boundaries).await?;
+            consumed.push(upload.clone());
+            Some(FilePart { file_name: upload.filename, spooled })
+        }
+        None => None,
+    };
+    let received = Received {
+        table: FilePart { file_name: table_upload.filename.clone(), spooled: table },
+        boundaries,
+        name: name.or_else(|| table_upload.name.clone()),
+    };
+    consumed.push(table_upload);
+    Ok((received, consumed))
+}
+
+/// The checks every upload goes through, however its bytes arrived, then
+/// the files and the record.
+async fn create_dataset(app: &AppState, session: &CurrentSession, received: Received) -> Result<DatasetRecord, ApiError> {
+    let Received { table: table_part, boundaries: boundaries_part, name } = received;
     let format = FileFormat::from_file_name(&table_part.file_name).ok_or_else(|| {
         ApiError::UnsupportedFormat("The ward table must be a .csv, .xlsx or .xls file.".to_owned())
     })?;
@@ -172,8 +257,7 @@ async fn upload_dataset(
     // task, so that a client going away cannot cancel it between the files
     // and the record: it ends with both or, after a failure, with neither.
     let stored = tokio::spawn(store_dataset(app.clone(), session.principal.clone(), record, table_bytes, boundaries));
-    let record = stored.await.map_err(|_| ApiError::Internal)??;
-    Ok((StatusCode::CREATED, Json(DatasetView::of(record, false))).into_response())
+    stored.await.map_err(|_| ApiError::Internal)?
 }
 
 /// Boundaries are parsed on the blocking pool: a large shapefile takes a while.
@@ -246,7 +330,7 @@ async fn spool_part(mut field: Field<'_>, app: &AppState) -> Result<FilePart, Ap
     Ok(FilePart { file_name, spooled: spool.finish().await.map_err(spool_error)? })
 }
 
-fn spool_error(err: std::io::Error) -> ApiError {
+pub(super) fn spool_error(err: std::io::Error) -> ApiError {
     tracing::error!(error = %err, "the upload spool failed");
     ApiError::Internal
 }

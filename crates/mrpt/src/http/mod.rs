@@ -9,6 +9,7 @@ mod middleware;
 mod ops;
 mod sessions;
 mod spool;
+mod uploads;
 mod views;
 mod web;
 
@@ -42,6 +43,7 @@ pub struct Shared {
     pub cookie: CookiePolicy,
     pub sessions: SessionPolicy,
     pub max_upload: u64,
+    pub uploads: crate::uploads::UploadConfig,
     pub spool: spool::SpoolDir,
     pub registration: Registration,
     pub served_by: Option<HeaderValue>,
@@ -116,6 +118,7 @@ impl AppState {
             cookie: CookiePolicy::new(config.secure_cookies()),
             sessions: SessionPolicy { idle: config.session_idle, absolute: config.session_absolute },
             max_upload: config.max_upload,
+            uploads: config.uploads.clone(),
             spool,
             registration: config.registration,
             served_by,
@@ -135,6 +138,7 @@ fn api_routes(max_upload: u64) -> OpenApiRouter<AppState> {
         .merge(auth::routes())
         .merge(sessions::routes())
         .merge(datasets::routes(max_upload))
+        .merge(uploads::routes())
         .merge(analyses::routes())
 }
 

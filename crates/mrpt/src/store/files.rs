@@ -5,7 +5,7 @@
 pub mod dir;
 pub mod s3;
 
-use crate::domain::{AnalysisId, DatasetId, PlanId, UserId};
+use crate::domain::{AnalysisId, DatasetId, PieceId, PlanId, UploadId, UserId};
 use crate::principal::Principal;
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
@@ -105,12 +105,22 @@ impl FileKey {
         Self(format!("{}plans/{}.json", FilePrefix::analysis(principal, dataset, analysis).0, segment(plan.as_uuid())))
     }
 
+    /// One piece of a resumable upload, as one PATCH received it.
+    pub fn upload_piece(principal: &Principal, upload: UploadId, piece: PieceId) -> Self {
+        Self(format!("{}{}", FilePrefix::upload(principal, upload).0, segment(piece.as_uuid())))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
 }
 
 impl FilePrefix {
+    /// The pieces of one resumable upload.
+    pub fn upload(principal: &Principal, upload: UploadId) -> Self {
+        Self(format!("{}uploads/{}/", Self::user(principal.user_id()).0, segment(upload.as_uuid())))
+    }
+
     /// An analysis and its plans; a dataset's prefix contains it.
     pub fn analysis(principal: &Principal, dataset: DatasetId, analysis: AnalysisId) -> Self {
         Self(format!("{}analyses/{}/", Self::dataset(principal, dataset).0, segment(analysis.as_uuid())))

@@ -75,6 +75,7 @@ metered! {
     async fn insert_owned(&self, principal: &Principal, record: NewOwned<'_>) -> ();
     async fn get_owned(&self, principal: &Principal, kind: OwnedKind, id: &str) -> Option<Vec<u8>>;
     async fn list_owned(&self, principal: &Principal, kind: OwnedKind) -> Vec<Vec<u8>>;
+    async fn replace_owned(&self, principal: &Principal, kind: OwnedKind, id: &str, expected: &[u8], body: &[u8]) -> bool;
     async fn delete_owned(&self, principal: &Principal, kind: OwnedKind, id: &str) -> bool;
     async fn record_event(&self, event: &SecurityEvent) -> ();
     async fn events_since(&self, since: Millis) -> Vec<SecurityEvent>;

@@ -166,16 +166,19 @@ pub enum OwnedKind {
     Dataset,
     Analysis,
     ItnPlan,
+    /// A resumable upload that is not yet a dataset.
+    Upload,
 }
 
 impl OwnedKind {
-    pub const ALL: [OwnedKind; 3] = [OwnedKind::Dataset, OwnedKind::Analysis, OwnedKind::ItnPlan];
+    pub const ALL: [OwnedKind; 4] = [OwnedKind::Dataset, OwnedKind::Analysis, OwnedKind::ItnPlan, OwnedKind::Upload];
 
     pub fn as_str(self) -> &'static str {
         match self {
             OwnedKind::Dataset => "dataset",
             OwnedKind::Analysis => "analysis",
             OwnedKind::ItnPlan => "itn_plan",
+            OwnedKind::Upload => "upload",
         }
     }
 }
@@ -254,6 +257,11 @@ pub trait StateStore: Send + Sync {
     async fn get_owned(&self, principal: &Principal, kind: OwnedKind, id: &str) -> StoreResult<Option<Vec<u8>>>;
     /// Bodies of the principal's records of one kind, newest first.
     async fn list_owned(&self, principal: &Principal, kind: OwnedKind) -> StoreResult<Vec<Vec<u8>>>;
+    /// Replaces the body of one of the principal's records only while it is
+    /// still exactly `expected`: of writers racing from the same body,
+    /// exactly one wins. Returns whether it replaced.
+    async fn replace_owned(&self, principal: &Principal, kind: OwnedKind, id: &str, expected: &[u8], body: &[u8])
+        -> StoreResult<bool>;
     /// Deletes one of the principal's records and its descendants.
     async fn delete_owned(&self, principal: &Principal, kind: OwnedKind, id: &str) -> StoreResult<bool>;
 

@@ -65,6 +65,16 @@ impl OwnedRecords {
         Ok(records)
     }
 
+    /// Replaces `current` with `next` only while the stored record is still
+    /// `current`: of requests racing to change one record, exactly one
+    /// wins. Both serialise the same way they were read, field by field.
+    pub async fn replace<R: OwnedRecord>(&self, principal: &Principal, current: &R, next: &R) -> StoreResult<bool> {
+        assert_eq!(next.owner(), principal.user_id(), "a record is replaced by its own owner");
+        let encode = |record: &R| serde_json::to_vec(record).map_err(|err| StoreError::Corrupt(err.to_string()));
+        let (expected, body) = (encode(current)?, encode(next)?);
+        self.store.replace_owned(principal, R::KIND, &current.id(), &expected, &body).await
+    }
+
     /// Deletes one of the principal's records (and its descendants) and
     /// gives back what was deleted, `None` when there was nothing to delete.
     pub async fn delete<R: OwnedRecord>(&self, principal: &Principal, id: &str) -> StoreResult<Option<R>> {

@@ -365,6 +365,15 @@ end
 return 1
 "#;
 
+/// ARGV: kind, id, expected body, new body. Compare and set, so that of
+/// writers racing from the same body exactly one wins.
+const REPLACE_OWNED: &str = r#"
+local key = record_key(ARGV[1], ARGV[2])
+if redis.call('HGET', key, 'body') ~= ARGV[3] then return 0 end
+redis.call('HSET', key, 'body', ARGV[4])
+return 1
+"#;
+
 /// KEYS: name key. ARGV: user id. Keeps a pending name for good once its
 /// user record exists.
 const CLAIM_NAME: &str = r#"
@@ -421,6 +430,7 @@ struct Scripts {
     list_sessions: Script,
     insert_owned: Script,
     list_owned: Script,
+    replace_owned: Script,
     delete_owned: Script,
     claim_name: Script,
     release_name: Script,
@@ -445,6 +455,7 @@ impl Scripts {
             list_sessions: user(LIST_SESSIONS),
             insert_owned: user(INSERT_OWNED),
             list_owned: user(LIST_OWNED),
+            replace_owned: user(REPLACE_OWNED),
             delete_owned: user(DELETE_OWNED),
             claim_name: Script::new(CLAIM_NAME),
             release_name: Script::new(RELEASE_NAME),
@@ -961,6 +972,19 @@ impl StateStore for RedisStore {
         }
         newest_first(&mut records);
         Ok(records.into_iter().map(|(_, _, body)| body).collect())
+    }
+
+    async fn replace_owned(
+        &self,
+        principal: &Principal,
+        kind: OwnedKind,
+        id: &str,
+        expected: &[u8],
+        body: &[u8],
+    ) -> StoreResult<bool> {
+        let mut invocation = self.on_user(&self.scripts.replace_owned, principal.user_id());
+        invocation.arg(kind.as_str()).arg(id).arg(expected).arg(body);
+        Ok(self.eval::<i64>(&invocation).await? == 1)
     }
 
     async fn delete_owned(&self, principal: &Principal, kind: OwnedKind, id: &str) -> StoreResult<bool> {

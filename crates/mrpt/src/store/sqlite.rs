@@ -453,6 +453,26 @@ impl StateStore for SqliteStore {
         .await
     }
 
+    async fn replace_owned(
+        &self,
+        principal: &Principal,
+        kind: OwnedKind,
+        id: &str,
+        expected: &[u8],
+        body: &[u8],
+    ) -> StoreResult<bool> {
+        let (owner, id) = (principal.user_id().to_string(), id.to_owned());
+        let (expected, body) = (expected.to_vec(), body.to_vec());
+        self.with_conn(move |conn| {
+            let replaced = conn.execute(
+                "UPDATE owned SET body = ?5 WHERE owner_id = ?1 AND kind = ?2 AND id = ?3 AND body = ?4",
+                params![owner, kind.as_str(), id, expected, body],
+            )?;
+            Ok(replaced == 1)
+        })
+        .await
+    }
+
     async fn delete_owned(&self, principal: &Principal, kind: OwnedKind, id: &str) -> StoreResult<bool> {
         let (owner, id) = (principal.user_id().to_string(), id.to_owned());
         self.with_conn(move |conn| {

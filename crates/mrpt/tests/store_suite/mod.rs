@@ -170,6 +170,34 @@ pub async fn owned_records_stay_in_their_owners_namespace(store: SharedStateStor
     assert_eq!(store.list_owned(&musa_p, OwnedKind::Dataset).await.unwrap().len(), 1);
 }
 
+pub async fn records_are_replaced_only_from_what_they_were(store: SharedStateStore) {
+    let amina = user(&store, "amina").await;
+    let musa = user(&store, "musa").await;
+    let (amina_session, _) = session(&store, &amina, Duration::from_secs(60)).await;
+    let (musa_session, _) = session(&store, &musa, Duration::from_secs(60)).await;
+    let (amina_p, musa_p) = (principal(&amina_session), principal(&musa_session));
+    store.insert_owned(&amina_p, owned(OwnedKind::Upload, "u1", None, 1, b"offset 0")).await.unwrap();
+
+    assert!(!store.replace_owned(&musa_p, OwnedKind::Upload, "u1", b"offset 0", b"musa").await.unwrap());
+    assert!(!store.replace_owned(&amina_p, OwnedKind::Upload, "u1", b"offset 9", b"x").await.unwrap());
+    assert!(!store.replace_owned(&amina_p, OwnedKind::Dataset, "u1", b"offset 0", b"x").await.unwrap());
+    assert!(!store.replace_owned(&amina_p, OwnedKind::Upload, "none", b"offset 0", b"x").await.unwrap(), "never creates");
+
+    // Writers racing from the same body: exactly one wins.
+    let racers = (0..8).map(|n| {
+        let (store, amina_p) = (store.clone(), amina_p.clone());
+        tokio::spawn(async move {
+            let body = format!("offset {n}00");
+            store.replace_owned(&amina_p, OwnedKind::Upload, "u1", b"offset 0", body.as_bytes()).await.unwrap()
+        })
+    });
+    let won = futures::future::join_all(racers).await.into_iter().filter(|won| *won.as_ref().unwrap()).count();
+    assert_eq!(won, 1);
+    let stored = store.get_owned(&amina_p, OwnedKind::Upload, "u1").await.unwrap().unwrap();
+    assert!(stored.starts_with(b"offset ") && stored.ends_with(b"00"), "the winner's body is kept");
+    assert_eq!(store.get_owned(&musa_p, OwnedKind::Upload, "u1").await.unwrap(), None);
+}
+
 pub async fn a_session_and_a_record_come_in_one_call(store: SharedStateStore) {
     let amina = user(&store, "amina").await;
     let musa = user(&store, "musa").await;
@@ -403,6 +431,7 @@ macro_rules! store_suite {
             password_change_keeps_only_the_current_session,
             login_failures_are_counted_per_username,
             owned_records_stay_in_their_owners_namespace,
+            records_are_replaced_only_from_what_they_were,
             a_session_and_a_record_come_in_one_call,
             users_are_listed_by_name,
             an_ended_session_cannot_write,
