@@ -4,7 +4,7 @@
 //! store with a compare-and-set: of PATCHes racing at one offset exactly one
 //! wins, and a worker killed half-way leaves at most an unreferenced piece.
 
-use super::extract::{CurrentSession, PathId};
+use super::extract::{CurrentSession, SessionAnd};
 use super::spool::Spooled;
 use super::views::ErrorResponse;
 use super::AppState;
@@ -109,10 +109,25 @@ async fn open_uploads(app: &AppState, principal: &Principal) -> Result<usize, Ap
     Ok(open)
 }
 
-/// One of the principal's uploads that has not expired; an expired one is
-/// removed and is then not found, like one that never existed.
+/// One of the principal's uploads, by an id a request body names (a
+/// dataset's finish), if it has not expired.
 pub(super) async fn find_upload(app: &AppState, principal: &Principal, id: UploadId) -> Result<UploadRecord, ApiError> {
-    let record = app.owned.get::<UploadRecord>(principal, &id.to_string()).await?.ok_or(ApiError::NotFound)?;
+    let record = app.owned.get::<UploadRecord>(principal, &id.to_string()).await?;
+    unexpired(app, principal, record).await
+}
+
+/// The upload a request's path names, read beside its session in one store
+/// call: HEAD and PATCH are the calls a resuming client repeats.
+async fn named_upload(app: &AppState, found: SessionAnd<UploadRecord>) -> Result<(Principal, UploadRecord), ApiError> {
+    let principal = found.session.principal;
+    let record = unexpired(app, &principal, found.record).await?;
+    Ok((principal, record))
+}
+
+/// An upload that is there and has not expired; an expired one is removed
+/// and is then not found, like one that never existed.
+async fn unexpired(app: &AppState, principal: &Principal, record: Option<UploadRecord>) -> Result<UploadRecord, ApiError> {
+    let record = record.ok_or(ApiError::NotFound)?;
     if record.is_expired_at(Millis::now()) {
         remove(app, principal, &record).await?;
         return Err(ApiError::NotFound);
@@ -141,12 +156,11 @@ fn expires(record: &UploadRecord) -> HeaderValue {
         (status = 412, description = "tus_version_unsupported")))]
 async fn upload_offset(
     State(app): State<AppState>,
-    PathId(id): PathId<UploadId>,
-    session: CurrentSession,
+    found: SessionAnd<UploadRecord>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     tus::require_version(&headers)?;
-    let record = find_upload(&app, &session.principal, id).await?;
+    let (_, record) = named_upload(&app, found).await?;
     let mut answer = vec![
         (tus::UPLOAD_OFFSET, HeaderValue::from(record.offset)),
         (tus::UPLOAD_LENGTH, HeaderValue::from(record.length)),
@@ -181,8 +195,7 @@ async fn upload_offset(
         (status = 460, description = "checksum_mismatch: the piece was discarded", body = ErrorResponse)))]
 async fn append_piece(
     State(app): State<AppState>,
-    PathId(id): PathId<UploadId>,
-    session: CurrentSession,
+    found: SessionAnd<UploadRecord>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -190,7 +203,7 @@ async fn append_piece(
     tus::require_patch_media_type(&headers)?;
     let offset = tus::upload_offset(&headers)?;
     let checksum = Checksum::parse(&headers)?;
-    let record = find_upload(&app, &session.principal, id).await?;
+    let (principal, record) = named_upload(&app, found).await?;
     if offset != record.offset {
         return Err(ApiError::UploadOffsetConflict);
     }
@@ -203,7 +216,7 @@ async fn append_piece(
     }
     // Receiving runs on its own task: when the client's connection drops,
     // the bytes that did arrive are still kept and the offset moved.
-    let received = tokio::spawn(receive_piece(app.clone(), session.principal.clone(), record, body, checksum));
+    let received = tokio::spawn(receive_piece(app.clone(), principal, record, body, checksum));
     let record = received.await.map_err(|_| ApiError::Internal)??;
     let headers = [(tus::UPLOAD_OFFSET, HeaderValue::from(record.offset)), (tus::UPLOAD_EXPIRES, expires(&record))];
     Ok((StatusCode::NO_CONTENT, headers).into_response())
@@ -269,13 +282,12 @@ async fn receive_piece(
         (status = 412, description = "tus_version_unsupported", body = ErrorResponse)))]
 async fn terminate_upload(
     State(app): State<AppState>,
-    PathId(id): PathId<UploadId>,
-    session: CurrentSession,
+    found: SessionAnd<UploadRecord>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     tus::require_version(&headers)?;
-    let record = find_upload(&app, &session.principal, id).await?;
-    remove(&app, &session.principal, &record).await?;
+    let (principal, record) = named_upload(&app, found).await?;
+    remove(&app, &principal, &record).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
