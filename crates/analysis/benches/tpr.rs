@@ -43,7 +43,7 @@ fn national_export() -> Vec<u8> {
         "November",
         "December",
     ];
-    let mut rng = Rng(0x7e57_0f_da7a);
+    let mut rng = Rng(0x007e_570f_da7a);
     let kano_header = std::str::from_utf8(KANO).unwrap().lines().nth(1).unwrap();
     let mut csv = String::with_capacity(FACILITIES * 36 * 150);
     csv.push_str(&",".repeat(19));

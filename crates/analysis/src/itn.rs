@@ -93,6 +93,9 @@ pub enum ItnError {
     /// A number in the request is out of range (400 with `field`).
     #[error("{message}")]
     InvalidNumber { field: &'static str, message: String },
+    /// The population figures are too large to add up as finite numbers (422).
+    #[error("The column \"{column}\" holds population figures too large to add up; check its values.")]
+    PopulationTooLarge { column: String },
     /// The analysis has no composite ranking to order the wards by (422).
     #[error("This analysis has no composite ranking; run an analysis with method \"composite\" or \"both\" to plan nets.")]
     NoComposite,
@@ -117,6 +120,11 @@ pub fn plan_itn(table: &WardTable, outcome: &AnalysisOutcome, request: &ItnReque
         return Err(ItnError::NoPopulation { column: population_name.to_owned() });
     }
     let mean_population = known.iter().sum::<f64>() / known.len() as f64;
+    // The mean stands in for missing figures and is stored as JSON, which has
+    // no infinity: a sum that overflows is refused, not stored.
+    if !mean_population.is_finite() {
+        return Err(ItnError::PopulationTooLarge { column: population_name.to_owned() });
+    }
     let urban = match &request.urban_column {
         Some(name) => Some(numeric_column(table, "urban_column", name)?),
         None => table.find_column("urban_percentage").and_then(|c| table.columns()[c].numbers()),
@@ -280,6 +288,13 @@ mod tests {
         let json = serde_json::to_value(&plan).unwrap();
         assert_eq!(json["method"], "greedy");
         assert_eq!(json["wards"][2]["tier"], "urban");
+    }
+
+    #[test]
+    fn population_too_large_to_add_up_is_refused() {
+        let t = read_table(b"WardName,Population,risk,other\nA,1e308,5,1\nB,1.7e308,4,2\nC,NA,3,1\n", TableFormat::Csv).unwrap();
+        let err = plan_itn(&t, &outcome(&t), &request(r#"{"total_nets": 10}"#)).unwrap_err();
+        assert_eq!(err, ItnError::PopulationTooLarge { column: "Population".into() });
     }
 
     #[test]

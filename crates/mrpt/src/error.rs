@@ -174,6 +174,7 @@ impl From<StoreError> for ApiError {
             }
             StoreError::UsernameTaken => Self::UsernameTaken,
             StoreError::SessionEnded => Self::Unauthenticated,
+            StoreError::ParentGone => Self::NotFound,
             StoreError::Corrupt(reason) => {
                 tracing::error!(%reason, "corrupt record in the state store");
                 Self::Internal

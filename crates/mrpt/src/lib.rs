@@ -12,6 +12,7 @@ pub mod loadtest;
 pub mod metrics;
 pub mod password;
 pub mod principal;
+pub mod private_fs;
 pub mod security;
 pub mod serve;
 pub mod store;

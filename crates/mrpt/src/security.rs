@@ -100,7 +100,9 @@ impl AlertSender {
         tokio::spawn(async move {
             let sent = sender.client.post(sender.url.clone()).json(&body).send().await;
             if let Err(err) = sent.and_then(|response| response.error_for_status()) {
-                tracing::error!(error = %err, "could not deliver a security alert");
+                // The webhook's address can carry its secret (a token in the
+                // path or query): never let it reach the log.
+                tracing::error!(error = %err.without_url(), "could not deliver a security alert");
             }
         });
     }

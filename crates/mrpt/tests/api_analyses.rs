@@ -224,3 +224,70 @@ async fn everything_of_another_user_is_not_found_and_deletes_cascade() {
     assert_eq!(owner.get("/api/analyses").await.json()["analyses"], json!([]));
     assert!(server.stored_files().is_empty());
 }
+
+/// A national-size table (9,400 wards) whose values use every digit an f64
+/// has, so any number that changed on its way through the store shows.
+fn national_table() -> Vec<u8> {
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut csv = String::from("WardName,WardCode,Population,urban_percentage,u5_tpr_rdt,rainfall,ndwi,housing_quality,elevation\n");
+    for ward in 0..9_400 {
+        let cells: Vec<String> = [20_000.0, 100.0, 80.0, 2_000.0, 1.0, 1.0, 900.0].iter().map(|scale| (scale * next()).to_string()).collect();
+        csv.push_str(&format!("Ward {ward},NG{ward:05},{}\n", cells.join(",")));
+    }
+    csv.into_bytes()
+}
+
+/// Every number of a CSV export's `column`, by ward.
+fn exported_numbers(csv: &[u8], column: &str) -> std::collections::HashMap<String, u64> {
+    let mut reader = csv::Reader::from_reader(csv);
+    let at = reader.headers().unwrap().iter().position(|h| h == column).unwrap();
+    reader.records().map(|r| r.unwrap()).map(|r| (r[0].to_owned(), r[at].parse::<f64>().unwrap().to_bits())).collect()
+}
+
+#[tokio::test]
+async fn numbers_read_back_bit_for_bit_in_answers_reads_and_exports() {
+    let server = TestServer::start().await;
+    let mut client = TestClient::signed_up(&server, "amina").await;
+    let dataset = client.upload("national.csv", national_table()).await.json()["id"].as_str().unwrap().to_owned();
+    let answered = analyse(&mut client, &dataset, json!({"method": "composite"})).await;
+    answered.expect(201, "");
+    let analysis = answered.json();
+    let id = analysis["id"].as_str().unwrap();
+    assert_eq!(client.get(&format!("/api/analyses/{id}")).await.json(), analysis, "the stored analysis reads back exactly");
+    let exported = exported_numbers(&client.get(&format!("/api/analyses/{id}/export.csv")).await.body, "composite_score");
+    let wards = analysis["composite"]["wards"].as_array().unwrap();
+    assert_eq!(wards.len(), 9_400);
+    for ward in wards {
+        assert_eq!(exported[ward["ward"].as_str().unwrap()], ward["score"].as_f64().unwrap().to_bits(), "{ward}");
+    }
+
+    let planned = client.post(&format!("/api/analyses/{id}/itn"), json!({"total_nets": 1_000_000, "avg_household_size": 4.7})).await;
+    planned.expect(201, "");
+    let plan = planned.json();
+    let plan_id = plan["id"].as_str().unwrap();
+    assert_eq!(client.get(&format!("/api/itn/{plan_id}")).await.json(), plan, "the stored plan reads back exactly");
+    let exported = exported_numbers(&client.get(&format!("/api/itn/{plan_id}/export.csv")).await.body, "coverage_pct");
+    for ward in plan["wards"].as_array().unwrap() {
+        assert_eq!(exported[ward["ward"].as_str().unwrap()], ward["coverage_pct"].as_f64().unwrap().to_bits(), "{ward}");
+    }
+}
+
+#[tokio::test]
+async fn a_plan_whose_population_cannot_add_up_is_refused_and_not_stored() {
+    let server = TestServer::start().await;
+    let mut client = TestClient::signed_up(&server, "amina").await;
+    let csv = b"WardName,Population,rainfall,ndwi\nA,1e308,1,2\nB,1.7e308,2,1\nC,NA,3,3\n".to_vec();
+    let dataset = client.upload("huge.csv", csv).await.json()["id"].as_str().unwrap().to_owned();
+    let analysis = analyse(&mut client, &dataset, json!({"method": "composite"})).await.json()["id"].as_str().unwrap().to_owned();
+    let refused = client.post(&format!("/api/analyses/{analysis}/itn"), json!({"total_nets": 10})).await;
+    refused.expect(422, "invalid_variables");
+    assert_eq!(refused.json()["error"]["variable"], "Population");
+    let plans = server.state_db().query_row("SELECT COUNT(*) FROM owned WHERE kind = 'itn_plan'", [], |r| r.get::<_, i64>(0));
+    assert_eq!(plans.unwrap(), 0);
+}

@@ -165,6 +165,45 @@ async fn a_burst_of_forged_tokens_raises_one_alert() {
 }
 
 #[tokio::test]
+async fn a_webhook_that_fails_never_puts_its_secret_in_the_log() {
+    // Nothing listens on the discard port: every delivery fails.
+    let server = TestServer::start_with(&["--alert-webhook", "http://127.0.0.1:9/hook/path-secret?token=query-secret"]).await;
+    let mut forger = server.client();
+    for attempt in 0..25 {
+        forger.cookie = Some(format!("mrpt_session=forged-{attempt}"));
+        forger.get("/api/datasets").await.expect(401, "unauthenticated");
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !server.logs().contains("could not deliver a security alert") {
+        assert!(std::time::Instant::now() < deadline, "the failed delivery is logged");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let logs = server.logs();
+    assert!(!logs.contains("query-secret") && !logs.contains("path-secret"), "{logs}");
+}
+
+#[tokio::test]
+async fn stored_data_is_private_and_a_fresh_start_logs_no_error() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = TestServer::start_with(&["--workers", "2"]).await;
+    let mut alice = TestClient::signed_up(&server, "alice").await;
+    alice.upload("wards.csv", tiny_csv()).await.expect(201, "");
+    let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&server.data_dir), 0o700);
+    assert_eq!(mode(&server.data_dir.join("state.sqlite3")), 0o600);
+    let files = server.stored_files();
+    assert!(!files.is_empty());
+    for file in files {
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+        for folder in file.ancestors().skip(1).take_while(|f| f.starts_with(&server.data_dir)) {
+            assert_eq!(mode(folder), 0o700, "{}", folder.display());
+        }
+    }
+    let logs = server.logs();
+    assert!(!logs.contains("\"ERROR\""), "a normal first start logs no error:\n{logs}");
+}
+
+#[tokio::test]
 async fn boundaries_are_validated_and_recorded() {
     let server = TestServer::start().await;
     let mut client = TestClient::signed_up(&server, "amina").await;

@@ -338,7 +338,9 @@ fn itn_error(err: ItnError) -> ApiError {
     match err {
         ItnError::InvalidNumber { field, message } => ApiError::invalid_input(field, message),
         ItnError::UnknownColumn { column, message, .. } => ApiError::InvalidVariables { message, variable: Some(column) },
-        ItnError::NoPopulation { ref column } => ApiError::InvalidVariables { variable: Some(column.clone()), message: err.to_string() },
+        ItnError::NoPopulation { ref column } | ItnError::PopulationTooLarge { ref column } => {
+            ApiError::InvalidVariables { variable: Some(column.clone()), message: err.to_string() }
+        }
         ItnError::NoComposite => ApiError::InvalidVariables { variable: None, message: err.to_string() },
     }
 }

@@ -410,8 +410,11 @@ async fn download_dataset(State(app): State<AppState>, found: SessionAnd<Dataset
 /// `Content-Disposition: attachment` with an ASCII fallback name and the
 /// exact UTF-8 name (RFC 6266).
 pub(super) fn attachment(file_name: &str) -> HeaderValue {
-    let fallback: String =
-        file_name.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '_' }).collect();
+    // A quote or backslash would end or escape the quoted fallback early.
+    let fallback: String = file_name
+        .chars()
+        .map(|c| if (c.is_ascii_graphic() || c == ' ') && c != '"' && c != '\\' { c } else { '_' })
+        .collect();
     let encoded = utf8_percent_encode(file_name, NOT_ATTR_CHAR);
     HeaderValue::from_str(&format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"))
         .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
@@ -435,4 +438,15 @@ async fn delete_dataset(
     }
     app.files.delete_prefix(&FilePrefix::dataset(principal, id)).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::attachment;
+
+    #[test]
+    fn attachment_names_stay_one_quoted_string() {
+        let header = attachment("Kano \"final\" \\ é.csv");
+        assert_eq!(header.to_str().unwrap(), "attachment; filename=\"Kano _final_ _ _.csv\"; filename*=UTF-8''Kano%20%22final%22%20%5C%20%C3%A9.csv");
+    }
 }

@@ -13,7 +13,6 @@
 
 use memmap2::Mmap;
 use sha2::{Digest, Sha256};
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
@@ -25,8 +24,7 @@ pub struct SpoolDir(Arc<PathBuf>);
 impl SpoolDir {
     /// Creates the folder (or tightens an existing one) for this user only.
     pub fn create(path: &Path) -> std::io::Result<Self> {
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(path)?;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))?;
+        crate::private_fs::create_dir(path)?;
         Ok(Self(Arc::new(path.to_path_buf())))
     }
 

@@ -65,8 +65,7 @@ impl Stores {
     /// Opens both stores and checks that they answer: a server or an admin
     /// command never starts on a store it cannot reach.
     pub async fn open(config: &StoreConfig) -> anyhow::Result<Self> {
-        tokio::fs::create_dir_all(&config.data_dir)
-            .await
+        crate::private_fs::create_dir(&config.data_dir)
             .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
         let (state, backend): (SharedStateStore, _) = match &config.store {
             StoreChoice::Sqlite => {
@@ -93,6 +92,9 @@ pub enum StoreError {
     /// The session that asked ended before its write could land.
     #[error("the session has ended")]
     SessionEnded,
+    /// The record a new record belongs to was deleted before the insert.
+    #[error("the record this one belongs to is gone")]
+    ParentGone,
     /// A stored record could not be read back: a bug or tampering.
     #[error("a stored record is corrupt: {0}")]
     Corrupt(String),
@@ -181,6 +183,15 @@ impl OwnedKind {
             OwnedKind::Upload => "upload",
         }
     }
+
+    /// The kind of record a record of this kind belongs to, if any.
+    pub fn parent_kind(self) -> Option<OwnedKind> {
+        match self {
+            OwnedKind::Analysis => Some(OwnedKind::Dataset),
+            OwnedKind::ItnPlan => Some(OwnedKind::Analysis),
+            OwnedKind::Dataset | OwnedKind::Upload => None,
+        }
+    }
 }
 
 /// A record to insert for the principal: its body is the serialised record,
@@ -250,7 +261,9 @@ pub trait StateStore: Send + Sync {
     async fn live_sessions(&self, user: UserId, now: Millis) -> StoreResult<Vec<SessionRecord>>;
 
     /// Inserts a record owned by the principal, only while the principal's
-    /// session is still live ([`StoreError::SessionEnded`] otherwise).
+    /// session is still live ([`StoreError::SessionEnded`] otherwise) and
+    /// its parent record still exists ([`StoreError::ParentGone`]
+    /// otherwise), checked in the same atomic step as the insert.
     async fn insert_owned(&self, principal: &Principal, record: NewOwned<'_>) -> StoreResult<()>;
     /// The body of one of the principal's records, looked up in their
     /// namespace only.

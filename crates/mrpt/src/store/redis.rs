@@ -324,10 +324,12 @@ end
 return out
 "#;
 
-/// ARGV: session id, now, kind, id, parent or '', created, body, owner.
-/// Inserts only while the session is live: one step with the check.
+/// ARGV: session id, now, kind, id, parent or '', created, body, owner,
+/// parent kind or ''. Inserts only while the session is live (0 otherwise)
+/// and the parent exists (2 otherwise): one step with the checks.
 const INSERT_OWNED: &str = r#"
 if not live_token(ARGV[1], tonumber(ARGV[2])) then return 0 end
+if ARGV[5] ~= '' and redis.call('EXISTS', record_key(ARGV[9], ARGV[5])) == 0 then return 2 end
 local key = record_key(ARGV[3], ARGV[4])
 if redis.call('EXISTS', key) == 1 then return redis.error_reply('mrpt: the record already exists') end
 local seq = redis.call('INCR', base .. ':seq')
@@ -939,9 +941,11 @@ impl StateStore for RedisStore {
             .arg(record.parent.as_deref().unwrap_or(""))
             .arg(record.created_at.0)
             .arg(record.body)
-            .arg(user.to_string());
+            .arg(user.to_string())
+            .arg(record.kind.parent_kind().map_or("", OwnedKind::as_str));
         match self.eval::<i64>(&invocation).await? {
             1 => Ok(()),
+            2 => Err(StoreError::ParentGone),
             _ => Err(StoreError::SessionEnded),
         }
     }

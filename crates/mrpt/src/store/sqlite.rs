@@ -72,21 +72,28 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        crate::private_fs::ensure_file(path).map_err(unavailable)?;
+        // The journal mode and the schema are set up on one connection before
+        // the pool opens its own: switching a new file to WAL takes the write
+        // lock, and the pool's connections opening at once would contend for
+        // it and log "database is locked" on a normal first start.
+        let setup = Connection::open(path).map_err(unavailable)?;
+        setup.busy_timeout(Duration::from_secs(10)).map_err(unavailable)?;
+        setup.execute_batch("PRAGMA journal_mode = WAL;").map_err(unavailable)?;
+        setup.execute_batch(SCHEMA).map_err(unavailable)?;
+        drop(setup);
         let manager = SqliteConnectionManager::file(path).with_init(|conn| {
-            // Several processes share the file: WAL lets readers run beside a
-            // writer, and the busy timeout makes writers queue, not fail.
+            // Several processes share the file: WAL (a property of the file,
+            // set above) lets readers run beside a writer, and the busy
+            // timeout makes writers queue, not fail.
             conn.busy_timeout(Duration::from_secs(10))?;
-            conn.execute_batch(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-            )
+            conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
         });
         let pool = Pool::builder()
             .max_size(8)
             .connection_timeout(Duration::from_secs(10))
             .build(manager)
             .map_err(unavailable)?;
-        let conn = pool.get().map_err(unavailable)?;
-        conn.execute_batch(SCHEMA).map_err(unavailable)?;
         Ok(Self { pool })
     }
 
@@ -417,20 +424,39 @@ impl StateStore for SqliteStore {
     async fn insert_owned(&self, principal: &Principal, record: NewOwned<'_>) -> StoreResult<()> {
         let (owner, session) = (principal.user_id().to_string(), principal.session_id().to_string());
         let (kind, id, parent, created_at) = (record.kind.as_str(), record.id, record.parent, record.created_at.0);
+        let parent_kind = record.kind.parent_kind().map(OwnedKind::as_str);
         let body = record.body.to_vec();
         self.with_conn(move |conn| {
-            // The liveness check and the insert are one statement, so a logout
-            // that lands first leaves no record behind.
-            let inserted = conn.execute(
-                "INSERT INTO owned (owner_id, kind, id, parent_id, session_id, created_at, body)
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
-                 WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?5 AND user_id = ?1
-                               AND idle_expires_at > ?8 AND expires_at > ?8)",
-                params![owner, kind, id, parent, session, created_at, body, Millis::now().0],
+            // The liveness and parent checks and the insert are one
+            // transaction, so a logout or a delete of the parent that lands
+            // first leaves no record behind.
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let now = Millis::now().0;
+            let live: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM sessions WHERE id = ?1 AND user_id = ?2
+                                AND idle_expires_at > ?3 AND expires_at > ?3)",
+                params![session, owner, now],
+                |row| row.get(0),
             )?;
-            if inserted == 0 {
+            if !live {
                 return Err(StoreError::SessionEnded);
             }
+            if let Some(parent) = &parent {
+                let parent_exists: bool = tx.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM owned WHERE owner_id = ?1 AND kind = ?2 AND id = ?3)",
+                    params![owner, parent_kind, parent],
+                    |row| row.get(0),
+                )?;
+                if !parent_exists {
+                    return Err(StoreError::ParentGone);
+                }
+            }
+            tx.execute(
+                "INSERT INTO owned (owner_id, kind, id, parent_id, session_id, created_at, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![owner, kind, id, parent, session, created_at, body],
+            )?;
+            tx.commit()?;
             Ok(())
         })
         .await

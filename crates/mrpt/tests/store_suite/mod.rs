@@ -170,6 +170,33 @@ pub async fn owned_records_stay_in_their_owners_namespace(store: SharedStateStor
     assert_eq!(store.list_owned(&musa_p, OwnedKind::Dataset).await.unwrap().len(), 1);
 }
 
+/// The race of an analysis finishing while its dataset is deleted, made
+/// deterministic: the parent goes between the child's file write and its
+/// insert, and the insert must refuse.
+pub async fn a_record_whose_parent_is_gone_is_not_inserted(store: SharedStateStore) {
+    let amina = user(&store, "amina").await;
+    let musa = user(&store, "musa").await;
+    let (amina_session, _) = session(&store, &amina, Duration::from_secs(60)).await;
+    let (musa_session, _) = session(&store, &musa, Duration::from_secs(60)).await;
+    let (amina_p, musa_p) = (principal(&amina_session), principal(&musa_session));
+    store.insert_owned(&amina_p, owned(OwnedKind::Dataset, "d1", None, 1, b"dataset")).await.unwrap();
+    store.insert_owned(&amina_p, owned(OwnedKind::Analysis, "a1", Some("d1"), 2, b"analysis")).await.unwrap();
+
+    let another_users = store.insert_owned(&musa_p, owned(OwnedKind::Analysis, "m1", Some("d1"), 3, b"x")).await;
+    assert!(matches!(another_users, Err(StoreError::ParentGone)), "another user's dataset is no parent: {another_users:?}");
+    let wrong_kind = store.insert_owned(&amina_p, owned(OwnedKind::ItnPlan, "p0", Some("d1"), 3, b"x")).await;
+    assert!(matches!(wrong_kind, Err(StoreError::ParentGone)), "a plan belongs to an analysis: {wrong_kind:?}");
+
+    assert!(store.delete_owned(&amina_p, OwnedKind::Dataset, "d1").await.unwrap());
+    let late_analysis = store.insert_owned(&amina_p, owned(OwnedKind::Analysis, "a2", Some("d1"), 4, b"late")).await;
+    assert!(matches!(late_analysis, Err(StoreError::ParentGone)), "{late_analysis:?}");
+    let late_plan = store.insert_owned(&amina_p, owned(OwnedKind::ItnPlan, "p1", Some("a1"), 5, b"late")).await;
+    assert!(matches!(late_plan, Err(StoreError::ParentGone)), "{late_plan:?}");
+    assert!(store.list_owned(&amina_p, OwnedKind::Analysis).await.unwrap().is_empty());
+    assert!(store.list_owned(&amina_p, OwnedKind::ItnPlan).await.unwrap().is_empty());
+    assert!(store.list_owned(&musa_p, OwnedKind::Analysis).await.unwrap().is_empty());
+}
+
 pub async fn records_are_replaced_only_from_what_they_were(store: SharedStateStore) {
     let amina = user(&store, "amina").await;
     let musa = user(&store, "musa").await;
@@ -432,6 +459,7 @@ macro_rules! store_suite {
             login_failures_are_counted_per_username,
             owned_records_stay_in_their_owners_namespace,
             records_are_replaced_only_from_what_they_were,
+            a_record_whose_parent_is_gone_is_not_inserted,
             a_session_and_a_record_come_in_one_call,
             users_are_listed_by_name,
             an_ended_session_cannot_write,

@@ -18,7 +18,8 @@ pub struct DirFileStore {
 
 impl DirFileStore {
     pub async fn open(root: &Path) -> Result<Self, FileStoreError> {
-        tokio::fs::create_dir_all(root.join(".partial")).await?;
+        let partial = root.join(".partial");
+        tokio::task::spawn_blocking(move || crate::private_fs::create_dir(&partial)).await.map_err(std::io::Error::other)??;
         Ok(Self { root: root.to_path_buf() })
     }
 
@@ -36,7 +37,7 @@ impl FileStore for DirFileStore {
 
     async fn begin(&self, key: &FileKey) -> Result<Box<dyn FileUpload>, FileStoreError> {
         let partial = self.root.join(".partial").join(format!("{}.part", uuid::Uuid::new_v4()));
-        let file = tokio::fs::File::create(&partial).await?;
+        let file = crate::private_fs::new_file_options().open(&partial).await?;
         Ok(Box::new(DirUpload { file: Some(file), partial, target: self.path_of(key.as_str()) }))
     }
 
@@ -87,7 +88,7 @@ impl FileUpload for DirUpload {
         file.sync_all().await?;
         drop(file);
         let parent = self.target.parent().expect("file keys have a folder");
-        tokio::fs::create_dir_all(parent).await?;
+        tokio::fs::DirBuilder::new().recursive(true).mode(0o700).create(parent).await?;
         tokio::fs::rename(&self.partial, &self.target).await?;
         // The rename is durable only once the folder itself is synced.
         tokio::fs::File::open(parent).await?.sync_all().await?;
