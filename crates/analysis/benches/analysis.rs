@@ -1,7 +1,7 @@
 //! Speed of the whole analysis, of spatial imputation with Queen adjacency, and of the map.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use mrpt_analysis::{analyse, read_table, render, AnalysisRequest, Boundaries, Imputation, TableFormat};
+use mrpt_analysis::{analyse, AnalysisBudget, read_table, render, AnalysisRequest, BoundaryBudget, Boundaries, Imputation, TableBudget, TableFormat};
 
 const WARDS_X: usize = 100;
 const WARDS_Y: usize = 94;
@@ -75,29 +75,29 @@ fn benches(c: &mut Criterion) {
     let table_bytes = big_table();
     c.bench_function("whole analysis, 9400 wards (parse, mean imputation, 26 models, PCA)", |b| {
         b.iter(|| {
-            let table = read_table(&table_bytes, TableFormat::Csv).unwrap();
-            analyse(&table, None, &AnalysisRequest::default()).unwrap()
+            let table = read_table(&table_bytes, TableFormat::Csv, &TableBudget::default()).unwrap();
+            analyse(&table, None, &AnalysisRequest::default(), &AnalysisBudget::default()).unwrap()
         })
     });
 
-    let table = read_table(&table_bytes, TableFormat::Csv).unwrap();
+    let table = read_table(&table_bytes, TableFormat::Csv, &TableBudget::default()).unwrap();
     let boundary_bytes = big_boundaries();
-    let boundaries = Boundaries::parse(&boundary_bytes).unwrap();
+    let boundaries = Boundaries::parse(&boundary_bytes, &BoundaryBudget::default()).unwrap();
     let spatial = AnalysisRequest { imputation: Some(Imputation::Spatial), ..Default::default() };
     let mean = AnalysisRequest { imputation: Some(Imputation::Mean), ..Default::default() };
-    assert!(analyse(&table, Some(&boundaries), &spatial).unwrap().unmatched_wards.is_empty());
+    assert!(analyse(&table, Some(&boundaries), &spatial, &AnalysisBudget::default()).unwrap().unmatched_wards.is_empty());
     c.bench_function("Queen adjacency, 9400 polygons", |b| b.iter(|| boundaries.queen_neighbours()));
     c.bench_function("analysis with spatial imputation, 9400 wards", |b| {
-        b.iter(|| analyse(&table, Some(&boundaries), &spatial).unwrap())
+        b.iter(|| analyse(&table, Some(&boundaries), &spatial, &AnalysisBudget::default()).unwrap())
     });
     c.bench_function("analysis with mean imputation and boundaries, 9400 wards", |b| {
-        b.iter(|| analyse(&table, Some(&boundaries), &mean).unwrap())
+        b.iter(|| analyse(&table, Some(&boundaries), &mean, &AnalysisBudget::default()).unwrap())
     });
-    c.bench_function("parse GeoJSON, 9400 polygons", |b| b.iter(|| Boundaries::parse(&boundary_bytes).unwrap()));
+    c.bench_function("parse GeoJSON, 9400 polygons", |b| b.iter(|| Boundaries::parse(&boundary_bytes, &BoundaryBudget::default()).unwrap()));
 
-    let kano_table = read_table(include_bytes!("../../../../shared/data/kano_like_wards.csv"), TableFormat::Csv).unwrap();
-    let kano = Boundaries::parse(include_bytes!("../../../../shared/data/kano_like_wards.geojson")).unwrap();
-    let outcome = analyse(&kano_table, Some(&kano), &AnalysisRequest::default()).unwrap();
+    let kano_table = read_table(include_bytes!("../../../../shared/data/kano_like_wards.csv"), TableFormat::Csv, &TableBudget::default()).unwrap();
+    let kano = Boundaries::parse(include_bytes!("../../../../shared/data/kano_like_wards.geojson"), &BoundaryBudget::default()).unwrap();
+    let outcome = analyse(&kano_table, Some(&kano), &AnalysisRequest::default(), &AnalysisBudget::default()).unwrap();
     c.bench_function("map SVG, 480 wards", |b| b.iter(|| render::map_svg(&kano, &outcome, "Kano").unwrap()));
     c.bench_function("chart SVG", |b| b.iter(|| render::chart_svg(&outcome, "Kano")));
 }

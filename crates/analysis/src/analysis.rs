@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::boundaries::{row_neighbours, Boundaries};
+use crate::budget::{AnalysisBudget, BudgetExceeded};
 use crate::composite::{composite_scores, models};
 use crate::impute::{impute_mean, impute_spatial, Imputation};
 use crate::normalise::{default_direction, normalise, Direction, Inversion, ScaleError};
@@ -96,6 +97,8 @@ pub enum AnalysisError {
     InvalidVariables { variable: Option<String>, message: String },
     #[error("Spatial imputation needs ward boundaries: upload a boundary file with the table, or choose mean imputation.")]
     NeedsBoundaries,
+    #[error("{0}")]
+    TooLarge(#[from] BudgetExceeded),
 }
 
 impl From<SelectionError> for AnalysisError {
@@ -104,12 +107,18 @@ impl From<SelectionError> for AnalysisError {
     }
 }
 
-/// Runs the analysis of ANALYSIS.md on a table, with its boundaries when it has them.
+/// Runs the analysis of ANALYSIS.md on a table, with its boundaries when it has them, refusing
+/// it before any work when it would analyse more than `budget` allows.
 pub fn analyse(
     table: &WardTable,
     boundaries: Option<&Boundaries>,
     request: &AnalysisRequest,
+    budget: &AnalysisBudget,
 ) -> Result<AnalysisOutcome, AnalysisError> {
+    // Names are looked up one by one: a request naming more than the budget is refused first.
+    if let Some(variables) = &request.variables {
+        budget.check(variables.len(), table.row_count())?;
+    }
     let method = request.method.unwrap_or_default();
     let inversion = request.inversion.unwrap_or_default();
     let imputation = request.imputation.unwrap_or(if boundaries.is_some() { Imputation::Spatial } else { Imputation::Mean });
@@ -118,6 +127,7 @@ pub fn analyse(
     }
     let selection = select(table, request.variables.as_deref())?;
     let columns = &selection.columns;
+    budget.check(columns.len(), table.row_count())?;
     let mut directions: Vec<Direction> = columns.iter().map(|&c| default_direction(&table.columns()[c].name)).collect();
     for (name, direction) in request.directions.iter().flatten() {
         let c = resolve(table, name)?;
@@ -230,9 +240,10 @@ fn ranked(scores: &[f64], labels: &[Label]) -> Vec<Ranked> {
 mod tests {
     use super::*;
     use crate::table::{read_table, TableFormat};
+    use crate::budget::{AnalysisBudget, BoundaryBudget, TableBudget};
 
     fn table(text: &str) -> WardTable {
-        read_table(text.as_bytes(), TableFormat::Csv).unwrap()
+        read_table(text.as_bytes(), TableFormat::Csv, &TableBudget::default()).unwrap()
     }
 
     fn request(json: &str) -> AnalysisRequest {
@@ -259,7 +270,7 @@ mod tests {
         // R: 0.75, 0.75, 5/6, 5/6 -> 19/24.
         let t = table(TABLE);
         let r = request(r#"{"method":"composite","variables":["a","b","distance","flat"],"inversion":"complement"}"#);
-        let out = analyse(&t, None, &r).unwrap();
+        let out = analyse(&t, None, &r, &AnalysisBudget::default()).unwrap();
         assert_eq!(out.dropped, ["flat"]);
         assert_eq!(out.variables[1], VariableInfo { name: "b".into(), direction: Direction::Direct, imputed: 1 });
         assert_eq!(out.variables[2].direction, Direction::Inverse);
@@ -280,25 +291,25 @@ mod tests {
     fn directions_override_and_unknown_names() {
         let t = table(TABLE);
         let r = request(r#"{"variables":["a","b"],"directions":{"A":"inverse","distance":"direct"}}"#);
-        let out = analyse(&t, None, &r).unwrap();
+        let out = analyse(&t, None, &r, &AnalysisBudget::default()).unwrap();
         assert_eq!(out.variables[0].direction, Direction::Inverse);
         let r = request(r#"{"variables":["a","b"],"directions":{"zz":"inverse"}}"#);
-        assert!(matches!(analyse(&t, None, &r), Err(AnalysisError::InvalidVariables { variable: Some(v), .. }) if v == "zz"));
+        assert!(matches!(analyse(&t, None, &r, &AnalysisBudget::default()), Err(AnalysisError::InvalidVariables { variable: Some(v), .. }) if v == "zz"));
     }
 
     #[test]
     fn spatial_needs_boundaries() {
         let r = request(r#"{"imputation":"spatial"}"#);
-        assert_eq!(analyse(&table(TABLE), None, &r), Err(AnalysisError::NeedsBoundaries));
+        assert_eq!(analyse(&table(TABLE), None, &r, &AnalysisBudget::default()), Err(AnalysisError::NeedsBoundaries));
     }
 
     #[test]
     fn reciprocal_refuses_minus_epsilon_and_warns_on_zero() {
         let t = table("WardName,a,distance\nP,1,-1e-10\nQ,2,1\n");
-        let err = analyse(&t, None, &request(r#"{"method":"composite"}"#)).unwrap_err();
+        let err = analyse(&t, None, &request(r#"{"method":"composite"}"#), &AnalysisBudget::default()).unwrap_err();
         assert!(matches!(err, AnalysisError::InvalidVariables { variable: Some(ref v), .. } if v == "distance"));
         let t = table("WardName,a,distance\nP,1,0\nQ,2,1\n");
-        let out = analyse(&t, None, &request(r#"{"method":"composite"}"#)).unwrap();
+        let out = analyse(&t, None, &request(r#"{"method":"composite"}"#), &AnalysisBudget::default()).unwrap();
         assert_eq!(out.warnings.len(), 1);
         assert!(out.warnings[0].contains("complement"));
     }
@@ -310,15 +321,15 @@ mod tests {
             r#"{{"type":"Feature","properties":{{"WardName":"{n}"}},"geometry":{{"type":"Polygon","coordinates":[[[{x},0],[{a},0],[{a},1],[{x},0]]]}}}}"#,
             a = x + 1.0
         );
-        let b = Boundaries::parse(format!(r#"{{"type":"FeatureCollection","features":[{},{}]}}"#, square("p", 0.0), square("Q", 1.0)).as_bytes()).unwrap();
-        let out = analyse(&t, Some(&b), &AnalysisRequest::default()).unwrap();
+        let b = Boundaries::parse(format!(r#"{{"type":"FeatureCollection","features":[{},{}]}}"#, square("p", 0.0), square("Q", 1.0)).as_bytes(), &BoundaryBudget::default()).unwrap();
+        let out = analyse(&t, Some(&b), &AnalysisRequest::default(), &AnalysisBudget::default()).unwrap();
         assert_eq!(out.unmatched_wards, ["Z"]);
         assert!(out.warnings[0].starts_with("1 of 3 wards"));
     }
 
     #[test]
     fn serialises_to_the_api_shape() {
-        let out = analyse(&table(TABLE), None, &request(r#"{"method":"composite","variables":["a","b"]}"#)).unwrap();
+        let out = analyse(&table(TABLE), None, &request(r#"{"method":"composite","variables":["a","b"]}"#), &AnalysisBudget::default()).unwrap();
         let json = serde_json::to_value(&out).unwrap();
         let keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(keys.len(), 7);
@@ -331,5 +342,18 @@ mod tests {
         assert_eq!(json["variables"][0], serde_json::json!({"name": "a", "direction": "direct", "imputed": 0}));
         let back: AnalysisOutcome = serde_json::from_value(json).unwrap();
         assert_eq!(back, out);
+    }
+
+    #[test]
+    fn variables_and_cells_budgets_come_before_any_work() {
+        let t = read_table(b"ward,a,b,c\nx,1,2,3\ny,2,3,1\nz,3,1,2\n", TableFormat::Csv, &TableBudget::default()).unwrap();
+        let all = AnalysisRequest::default();
+        assert!(analyse(&t, None, &all, &AnalysisBudget { variables: 3, cells: 9 }).is_ok());
+        let few = AnalysisBudget { variables: 2, cells: 9 };
+        assert_eq!(analyse(&t, None, &all, &few).unwrap_err(), AnalysisError::TooLarge(BudgetExceeded { limit: "variables", max: 2 }));
+        let small = AnalysisBudget { variables: 3, cells: 8 };
+        assert_eq!(analyse(&t, None, &all, &small).unwrap_err(), AnalysisError::TooLarge(BudgetExceeded { limit: "cells", max: 8 }));
+        let named = AnalysisRequest { variables: Some(vec!["unknown".into(); 3]), ..AnalysisRequest::default() };
+        assert_eq!(analyse(&t, None, &named, &few).unwrap_err(), AnalysisError::TooLarge(BudgetExceeded { limit: "variables", max: 2 }));
     }
 }

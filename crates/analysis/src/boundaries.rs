@@ -1,18 +1,13 @@
 //! Ward boundaries from GeoJSON or a zipped shapefile, their joining to table rows, and Queen adjacency (ANALYSIS.md §2).
 
 use std::collections::HashMap;
-use std::io::{Cursor, Read};
+use std::io::Cursor;
 
 use shapefile::dbase;
 
+use crate::budget::{BoundaryBudget, BudgetExceeded};
 use crate::table::{WardTable, WARD_CODE_COLUMN_NAMES, WARD_COLUMN_NAMES};
-
-/// At most this many entries in a zipped shapefile; a real one has a handful.
-const MAX_ZIP_ENTRIES: usize = 1_000;
-/// At most this many bytes once a zipped shapefile is unpacked (a state's wards take a few MiB).
-const MAX_UNZIPPED_BYTES: u64 = 256 * 1024 * 1024;
-/// Shapefiles compress a few times at most; a higher ratio is the mark of a zip bomb.
-const MAX_COMPRESSION_RATIO: u64 = 100;
+use crate::unzip::{Unzip, UnzipError};
 
 /// A ring is a closed list of (x, y) points; a polygon is an outer ring and its holes.
 pub type Ring = Vec<[f64; 2]>;
@@ -51,20 +46,51 @@ pub enum BoundaryError {
     NoShapefile,
     #[error("The shapefile could not be read: {0}")]
     Shapefile(String),
+    #[error("{0}")]
+    TooLarge(#[from] BudgetExceeded),
 }
 
 impl Boundaries {
-    /// Reads a zipped shapefile (recognised by the zip signature) or a GeoJSON FeatureCollection.
-    pub fn parse(bytes: &[u8]) -> Result<Boundaries, BoundaryError> {
+    /// Reads a zipped shapefile (recognised by the zip signature) or a GeoJSON FeatureCollection,
+    /// refusing it when it passes `budget`.
+    pub fn parse(bytes: &[u8], budget: &BoundaryBudget) -> Result<Boundaries, BoundaryError> {
         let features = if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
-            read_zipped_shapefile(bytes)?
+            read_zipped_shapefile(bytes, budget)?
         } else {
             read_geojson(bytes)?
         };
         if features.is_empty() {
             return Err(BoundaryError::NoFeatures);
         }
-        Ok(Boundaries { features })
+        let boundaries = Boundaries { features };
+        boundaries.check(budget)?;
+        Ok(boundaries)
+    }
+
+    fn check(&self, budget: &BoundaryBudget) -> Result<(), BudgetExceeded> {
+        BudgetExceeded::check("features", self.features.len() as u64, budget.features)?;
+        let rings = || self.features.iter().flat_map(|f| f.polygons.iter().flatten());
+        let longest = rings().map(Vec::len).max().unwrap_or(0);
+        BudgetExceeded::check("ring_vertices", longest as u64, budget.ring_vertices)?;
+        BudgetExceeded::check("vertices", rings().map(Vec::len).sum::<usize>() as u64, budget.vertices)?;
+        let crowded = self.shared_vertices().chunk_by(same_point).map(<[_]>::len).max().unwrap_or(0);
+        BudgetExceeded::check("features_per_vertex", crowded as u64, budget.features_per_vertex)
+    }
+
+    /// Every (point, feature) pair once, sorted by the point's exact coordinates so that the
+    /// features sharing a point lie side by side.
+    fn shared_vertices(&self) -> Vec<(u64, u64, usize)> {
+        let mut vertices: Vec<(u64, u64, usize)> = Vec::new();
+        for (i, f) in self.features.iter().enumerate() {
+            for point in f.polygons.iter().flatten().flatten() {
+                // -0.0 and 0.0 are the same coordinate.
+                let bits = |v: f64| if v == 0.0 { 0 } else { v.to_bits() };
+                vertices.push((bits(point[0]), bits(point[1]), i));
+            }
+        }
+        vertices.sort_unstable();
+        vertices.dedup();
+        vertices
     }
 
     pub fn features(&self) -> &[Feature] {
@@ -102,20 +128,12 @@ impl Boundaries {
 
     /// Queen neighbours of every feature: features that share at least one vertex with
     /// identical coordinates. Vertices are sorted by their exact coordinates, so features that
-    /// share one land side by side: linear in the number of vertices apart from the sort.
+    /// share one land side by side; the features per vertex were bounded when the boundaries
+    /// were read, so the pairs of each group cost a constant and the sort dominates.
     pub fn queen_neighbours(&self) -> Vec<Vec<usize>> {
-        let mut vertices: Vec<(u64, u64, usize)> = Vec::new();
-        for (i, f) in self.features.iter().enumerate() {
-            for point in f.polygons.iter().flatten().flatten() {
-                // -0.0 and 0.0 are the same coordinate.
-                let bits = |v: f64| if v == 0.0 { 0 } else { v.to_bits() };
-                vertices.push((bits(point[0]), bits(point[1]), i));
-            }
-        }
-        vertices.sort_unstable();
-        vertices.dedup();
+        let vertices = self.shared_vertices();
         let mut neighbours = vec![Vec::new(); self.features.len()];
-        for group in vertices.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+        for group in vertices.chunk_by(same_point) {
             for (k, a) in group.iter().enumerate() {
                 for b in &group[k + 1..] {
                     neighbours[a.2].push(b.2);
@@ -129,6 +147,10 @@ impl Boundaries {
         }
         neighbours
     }
+}
+
+fn same_point(a: &(u64, u64, usize), b: &(u64, u64, usize)) -> bool {
+    (a.0, a.1) == (b.0, b.1)
 }
 
 /// Queen neighbours of each table row, as table rows, given each row's feature.
@@ -161,13 +183,144 @@ fn json_text(v: &serde_json::Value) -> Option<String> {
     }
 }
 
+/// A GeoJSON FeatureCollection read straight into typed values: coordinates become plain
+/// points without a JSON tree of the whole file in between.
+#[derive(serde::Deserialize)]
+struct JsonCollection {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    features: Vec<JsonFeature>,
+}
+
+#[derive(serde::Deserialize)]
+struct JsonFeature {
+    #[serde(default)]
+    properties: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(default)]
+    geometry: Option<JsonGeometry>,
+}
+
+#[derive(serde::Deserialize)]
+struct JsonGeometry {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    coordinates: Option<Nested>,
+}
+
+/// GeoJSON coordinates of any depth: a position (its x and y; further numbers are dropped)
+/// or a list of deeper coordinates.
+enum Nested {
+    Position([f64; 2]),
+    List(Vec<Nested>),
+}
+
+impl<'de> serde::Deserialize<'de> for Nested {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_seq(NestedVisitor)
+    }
+}
+
+/// One element of a coordinate list: a number of a position, or a deeper list.
+enum Element {
+    Number(f64),
+    Nested(Nested),
+}
+
+impl<'de> serde::Deserialize<'de> for Element {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ElementVisitor)
+    }
+}
+
+struct NestedVisitor;
+
+impl<'de> serde::de::Visitor<'de> for NestedVisitor {
+    type Value = Nested;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a list of coordinates")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Nested, A::Error> {
+        // A position's numbers are counted, not collected: only x and y are kept.
+        let (mut xy, mut numbers) = ([0.0; 2], 0usize);
+        let mut lists = Vec::new();
+        while let Some(element) = seq.next_element::<Element>()? {
+            match element {
+                Element::Number(x) if lists.is_empty() => {
+                    if let Some(slot) = xy.get_mut(numbers) {
+                        *slot = x;
+                    }
+                    numbers += 1;
+                }
+                Element::Nested(n) if numbers == 0 => lists.push(n),
+                _ => return Err(serde::de::Error::custom("a list mixes numbers and lists")),
+            }
+        }
+        match numbers {
+            0 => Ok(Nested::List(lists)),
+            1 => Err(serde::de::Error::custom("a position has a single number")),
+            _ => Ok(Nested::Position(xy)),
+        }
+    }
+}
+
+struct ElementVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ElementVisitor {
+    type Value = Element;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a number or a list of coordinates")
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Element, E> {
+        Ok(Element::Number(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Element, E> {
+        Ok(Element::Number(v as f64))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Element, E> {
+        Ok(Element::Number(v as f64))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Element, A::Error> {
+        NestedVisitor.visit_seq(seq).map(Element::Nested)
+    }
+}
+
+impl Nested {
+    fn into_list(self) -> Vec<Nested> {
+        match self {
+            Nested::List(list) => list,
+            Nested::Position(_) => Vec::new(),
+        }
+    }
+
+    /// Rings of positions; anything that is not a position is left out.
+    fn into_polygon(self) -> Polygon {
+        self.into_list()
+            .into_iter()
+            .map(|ring| ring.into_list().into_iter().filter_map(|p| match p {
+                Nested::Position(point) => Some(point),
+                Nested::List(_) => None,
+            }).collect())
+            .collect()
+    }
+}
+
 fn read_geojson(bytes: &[u8]) -> Result<Vec<Feature>, BoundaryError> {
     let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
         .map_err(|_| BoundaryError::NotGeoJson("the file is not UTF-8 text".into()))?;
-    let geojson: geojson::GeoJson = text.parse().map_err(|e: geojson::Error| BoundaryError::NotGeoJson(e.to_string()))?;
-    let geojson::GeoJson::FeatureCollection(collection) = geojson else {
+    let collection: JsonCollection =
+        serde_json::from_str(text).map_err(|e| BoundaryError::NotGeoJson(e.to_string()))?;
+    if collection.kind != "FeatureCollection" {
         return Err(BoundaryError::NotFeatureCollection);
-    };
+    }
     collection
         .features
         .into_iter()
@@ -175,13 +328,14 @@ fn read_geojson(bytes: &[u8]) -> Result<Vec<Feature>, BoundaryError> {
         .map(|(i, f)| {
             let props: Vec<(&str, Option<String>)> =
                 f.properties.iter().flatten().map(|(k, v)| (k.as_str(), json_text(v))).collect();
-            let polygons = match f.geometry.map(|g| g.value) {
+            let polygons = match f.geometry {
                 None => Vec::new(),
-                Some(geojson::GeometryValue::Polygon { coordinates }) => vec![json_polygon(coordinates)],
-                Some(geojson::GeometryValue::MultiPolygon { coordinates }) => {
-                    coordinates.into_iter().map(json_polygon).collect()
-                }
-                Some(other) => return Err(BoundaryError::NotPolygon { feature: i + 1, kind: other.type_name().into() }),
+                Some(JsonGeometry { kind, coordinates }) => match (kind.as_str(), coordinates) {
+                    ("Polygon", Some(c)) => vec![c.into_polygon()],
+                    ("MultiPolygon", Some(c)) => c.into_list().into_iter().map(Nested::into_polygon).collect(),
+                    ("Polygon" | "MultiPolygon", None) => Vec::new(),
+                    _ => return Err(BoundaryError::NotPolygon { feature: i + 1, kind }),
+                },
             };
             Ok(Feature {
                 name: property(&props, &WARD_COLUMN_NAMES),
@@ -192,52 +346,29 @@ fn read_geojson(bytes: &[u8]) -> Result<Vec<Feature>, BoundaryError> {
         .collect()
 }
 
-fn json_polygon(rings: Vec<Vec<geojson::Position>>) -> Polygon {
-    rings
-        .into_iter()
-        .map(|ring| ring.iter().filter(|p| p.as_slice().len() >= 2).map(|p| [p[0], p[1]]).collect())
-        .collect()
-}
-
-/// Unpacks the .shp, .shx and .dbf of the first shapefile in the archive, within the size limits.
-fn read_zipped_shapefile(bytes: &[u8]) -> Result<Vec<Feature>, BoundaryError> {
-    let zip_error = |e: zip::result::ZipError| BoundaryError::Zip(e.to_string());
-    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(zip_error)?;
-    if archive.len() > MAX_ZIP_ENTRIES {
-        return Err(BoundaryError::UnsafeZip(format!("it has more than {MAX_ZIP_ENTRIES} entries")));
-    }
+/// Unpacks the .shp, .shx and .dbf of the first shapefile in the archive, within the budget.
+fn read_zipped_shapefile(bytes: &[u8], budget: &BoundaryBudget) -> Result<Vec<Feature>, BoundaryError> {
+    let mut archive = Unzip::open(bytes, budget.unzip())?;
     let mut files: HashMap<String, Vec<u8>> = HashMap::new();
-    let mut total = 0u64;
     let mut shp_order = Vec::new();
     for i in 0..archive.len() {
-        let mut entry = archive.by_index(i).map_err(zip_error)?;
-        let name = entry.name().map_err(zip_error)?.into_owned();
-        if name.split(['/', '\\']).any(|part| part == "..") || entry.enclosed_name().is_none() {
-            return Err(BoundaryError::UnsafeZip(format!("the entry \"{name}\" points outside the archive")));
-        }
+        let name = archive.name(i)?;
         let file_name = name.rsplit(['/', '\\']).next().unwrap_or_default();
         // macOS archivers add "._name" resource files that are not shapefiles.
-        if entry.is_dir() || name.starts_with("__MACOSX") || file_name.starts_with("._") {
+        if name.ends_with(['/', '\\']) || name.starts_with("__MACOSX") || file_name.starts_with("._") {
             continue;
         }
         let lower = name.to_lowercase();
         let Some((stem, ext)) = lower.rsplit_once('.') else { continue };
+        if ext == "zip" {
+            return Err(BoundaryError::UnsafeZip(format!("the entry \"{name}\" is another zip file; upload the shapefile zipped once")));
+        }
         if !matches!(ext, "shp" | "shx" | "dbf") {
             continue;
         }
-        if entry.size() > MAX_COMPRESSION_RATIO * entry.compressed_size().max(1024) {
-            return Err(BoundaryError::UnsafeZip(format!("the entry \"{name}\" is compressed suspiciously well")));
-        }
-        let allowed = MAX_UNZIPPED_BYTES - total;
-        let mut data = Vec::new();
-        // The declared size may lie: the reader is capped whatever the header says.
-        (&mut entry).take(allowed + 1).read_to_end(&mut data).map_err(|e| BoundaryError::Zip(e.to_string()))?;
-        if data.len() as u64 > MAX_COMPRESSION_RATIO * entry.compressed_size().max(1024) {
-            return Err(BoundaryError::UnsafeZip(format!("the entry \"{name}\" is compressed suspiciously well")));
-        }
-        total += data.len() as u64;
-        if total > MAX_UNZIPPED_BYTES {
-            return Err(BoundaryError::UnsafeZip(format!("it unpacks to more than {} MiB", MAX_UNZIPPED_BYTES >> 20)));
+        let data = archive.read(i)?;
+        if data.starts_with(b"PK\x03\x04") {
+            return Err(BoundaryError::UnsafeZip(format!("the entry \"{name}\" is another zip file; upload the shapefile zipped once")));
         }
         if ext == "shp" {
             shp_order.push(stem.to_owned());
@@ -252,6 +383,16 @@ fn read_zipped_shapefile(bytes: &[u8]) -> Result<Vec<Feature>, BoundaryError> {
         })
         .ok_or(BoundaryError::NoShapefile)?;
     read_shapefile(shp, dbf, shx.map(Vec::as_slice))
+}
+
+impl From<UnzipError> for BoundaryError {
+    fn from(e: UnzipError) -> Self {
+        match e {
+            UnzipError::Zip(message) => BoundaryError::Zip(message),
+            UnzipError::Unsafe(message) => BoundaryError::UnsafeZip(message),
+            UnzipError::Budget(exceeded) => BoundaryError::TooLarge(exceeded),
+        }
+    }
 }
 
 fn read_shapefile(shp: &[u8], dbf: &[u8], shx: Option<&[u8]>) -> Result<Vec<Feature>, BoundaryError> {
@@ -319,7 +460,9 @@ fn dbf_text(v: dbase::FieldValue) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::budget::TableBudget;
     use crate::table::{read_table, TableFormat};
+    use crate::unzip::tests::zip_of;
 
     /// Unit squares in a row; square i spans x in [i, i+1].
     fn squares(names: &[&str]) -> String {
@@ -339,7 +482,7 @@ mod tests {
 
     #[test]
     fn parses_geojson_properties_and_polygons() {
-        let b = Boundaries::parse(squares(&["A", "B"]).as_bytes()).unwrap();
+        let b = Boundaries::parse(squares(&["A", "B"]).as_bytes(), &BoundaryBudget::default()).unwrap();
         assert_eq!(b.features().len(), 2);
         assert_eq!(b.features()[1].name.as_deref(), Some("B"));
         assert_eq!(b.features()[1].code.as_deref(), Some("C1"));
@@ -349,17 +492,17 @@ mod tests {
     #[test]
     fn multipolygon_and_errors() {
         let multi = r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"Ward":"M"},"geometry":{"type":"MultiPolygon","coordinates":[[[[0,0],[1,0],[0,1],[0,0]]],[[[5,5],[6,5],[5,6],[5,5]]]]}}]}"#;
-        assert_eq!(Boundaries::parse(multi.as_bytes()).unwrap().features()[0].polygons.len(), 2);
+        assert_eq!(Boundaries::parse(multi.as_bytes(), &BoundaryBudget::default()).unwrap().features()[0].polygons.len(), 2);
         let point = r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":[0,0]}}]}"#;
         assert_eq!(
-            Boundaries::parse(point.as_bytes()).unwrap_err(),
+            Boundaries::parse(point.as_bytes(), &BoundaryBudget::default()).unwrap_err(),
             BoundaryError::NotPolygon { feature: 1, kind: "Point".into() }
         );
-        assert!(matches!(Boundaries::parse(b"{nope"), Err(BoundaryError::NotGeoJson(_))));
+        assert!(matches!(Boundaries::parse(b"{nope", &BoundaryBudget::default()), Err(BoundaryError::NotGeoJson(_))));
         let geometry = r#"{"type":"Point","coordinates":[0,0]}"#;
-        assert_eq!(Boundaries::parse(geometry.as_bytes()).unwrap_err(), BoundaryError::NotFeatureCollection);
+        assert_eq!(Boundaries::parse(geometry.as_bytes(), &BoundaryBudget::default()).unwrap_err(), BoundaryError::NotFeatureCollection);
         let empty = r#"{"type":"FeatureCollection","features":[]}"#;
-        assert_eq!(Boundaries::parse(empty.as_bytes()).unwrap_err(), BoundaryError::NoFeatures);
+        assert_eq!(Boundaries::parse(empty.as_bytes(), &BoundaryBudget::default()).unwrap_err(), BoundaryError::NoFeatures);
     }
 
     #[test]
@@ -371,30 +514,19 @@ mod tests {
         );
         let far = r#"{"type":"Feature","properties":{},"geometry":{"type":"Polygon","coordinates":[[[10,10],[11,10],[11,11],[10,10]]]}}"#;
         let text = format!(r#"{{"type":"FeatureCollection","features":[{},{},{},{},{far}]}}"#, sq(0.0, 0.0), sq(1.0, 0.0), sq(0.0, 1.0), sq(1.0, 1.0));
-        let n = Boundaries::parse(text.as_bytes()).unwrap().queen_neighbours();
+        let n = Boundaries::parse(text.as_bytes(), &BoundaryBudget::default()).unwrap().queen_neighbours();
         assert_eq!(n, vec![vec![1, 2, 3], vec![0, 2, 3], vec![0, 1, 3], vec![0, 1, 2], vec![]]);
     }
 
     #[test]
     fn rows_match_by_code_then_name() {
-        let b = Boundaries::parse(squares(&["A", "B", "C"]).as_bytes()).unwrap();
-        let with_codes = read_table(b"WardName,WardCode\nx,c2\nB,zz\n", TableFormat::Csv).unwrap();
+        let b = Boundaries::parse(squares(&["A", "B", "C"]).as_bytes(), &BoundaryBudget::default()).unwrap();
+        let with_codes = read_table(b"WardName,WardCode\nx,c2\nB,zz\n", TableFormat::Csv, &TableBudget::default()).unwrap();
         assert_eq!(b.match_rows(&with_codes), [Some(2), None]);
-        let names = read_table(b"Ward\n b \nQ\n", TableFormat::Csv).unwrap();
+        let names = read_table(b"Ward\n b \nQ\n", TableFormat::Csv, &TableBudget::default()).unwrap();
         assert_eq!(b.match_rows(&names), [Some(1), None]);
         let rows = row_neighbours(&[Some(2), None, Some(1)], &b.queen_neighbours());
         assert_eq!(rows, vec![vec![2], vec![], vec![0]]);
-    }
-
-    fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
-        let mut out = Cursor::new(Vec::new());
-        let mut writer = zip::ZipWriter::new(&mut out);
-        for (name, data) in entries {
-            writer.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
-            std::io::Write::write_all(&mut writer, data).unwrap();
-        }
-        writer.finish().unwrap();
-        out.into_inner()
     }
 
     fn shapefile_parts() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
@@ -429,7 +561,7 @@ mod tests {
     fn reads_zipped_shapefile() {
         let (shp, shx, dbf) = shapefile_parts();
         let zip = zip_of(&[("__MACOSX/._w.shp", b"junk"), ("dir/w.shp", &shp), ("dir/w.shx", &shx), ("dir/w.DBF", &dbf)]);
-        let b = Boundaries::parse(&zip).unwrap();
+        let b = Boundaries::parse(&zip, &BoundaryBudget::default()).unwrap();
         assert_eq!(b.features().len(), 2);
         assert_eq!(b.features()[1].name.as_deref(), Some("B"));
         assert_eq!(b.features()[1].code.as_deref(), Some("C1"));
@@ -439,20 +571,62 @@ mod tests {
     #[test]
     fn unsafe_or_incomplete_zips_are_refused() {
         let (shp, _, _) = shapefile_parts();
-        assert_eq!(Boundaries::parse(&zip_of(&[("w.shp", &shp)])).unwrap_err(), BoundaryError::NoShapefile);
-        assert!(matches!(Boundaries::parse(&zip_of(&[("../w.shp", &shp)])), Err(BoundaryError::UnsafeZip(_))));
+        let parse = |bytes: &[u8]| Boundaries::parse(bytes, &BoundaryBudget::default());
+        assert_eq!(parse(&zip_of(&[("w.shp", &shp)])).unwrap_err(), BoundaryError::NoShapefile);
+        assert!(matches!(parse(&zip_of(&[("../w.shp", &shp)])), Err(BoundaryError::UnsafeZip(_))));
         let bomb = vec![0u8; 4 << 20];
-        assert!(matches!(Boundaries::parse(&zip_of(&[("w.shp", &bomb)])), Err(BoundaryError::UnsafeZip(_))));
-        let many: Vec<(String, Vec<u8>)> = (0..=MAX_ZIP_ENTRIES).map(|i| (format!("f{i}.txt"), vec![])).collect();
-        let many: Vec<(&str, &[u8])> = many.iter().map(|(n, d)| (n.as_str(), d.as_slice())).collect();
-        assert!(matches!(Boundaries::parse(&zip_of(&many)), Err(BoundaryError::UnsafeZip(_))));
-        assert!(matches!(Boundaries::parse(b"PK\x03\x04garbage"), Err(BoundaryError::Zip(_))));
+        assert_eq!(
+            parse(&zip_of(&[("w.shp", &bomb)])).unwrap_err(),
+            BoundaryError::TooLarge(BudgetExceeded { limit: "compression_ratio", max: 100 })
+        );
+        let inner = zip_of(&[("w.shp", &shp)]);
+        assert!(matches!(parse(&zip_of(&[("inner.zip", &inner)])), Err(BoundaryError::UnsafeZip(_))));
+        assert!(matches!(parse(&zip_of(&[("w.shp", &inner)])), Err(BoundaryError::UnsafeZip(_))));
+        assert!(matches!(parse(b"PK\x03\x04garbage"), Err(BoundaryError::Zip(_))));
+    }
+
+    /// `n` triangles that all share the point (0, 0), each with a ring of `ring` points.
+    fn fan(n: usize, ring: usize) -> String {
+        let features: Vec<String> = (0..n)
+            .map(|i| {
+                let mut points = vec!["[0,0]".to_owned()];
+                points.extend((1..ring - 1).map(|k| format!("[{i}.{k},1]")));
+                points.push("[0,0]".to_owned());
+                format!(r#"{{"type":"Feature","properties":{{}},"geometry":{{"type":"Polygon","coordinates":[[{}]]}}}}"#, points.join(","))
+            })
+            .collect();
+        format!(r#"{{"type":"FeatureCollection","features":[{}]}}"#, features.join(","))
+    }
+
+    #[test]
+    fn boundary_budgets_at_their_edges() {
+        let text = fan(4, 5);
+        let budget = BoundaryBudget { features: 4, vertices: 20, ring_vertices: 5, features_per_vertex: 4, ..BoundaryBudget::default() };
+        let b = Boundaries::parse(text.as_bytes(), &budget).unwrap();
+        assert_eq!(b.queen_neighbours()[0], [1, 2, 3]);
+        for (tighter, limit) in [
+            (BoundaryBudget { features: 3, ..budget }, "features"),
+            (BoundaryBudget { vertices: 19, ..budget }, "vertices"),
+            (BoundaryBudget { ring_vertices: 4, ..budget }, "ring_vertices"),
+            (BoundaryBudget { features_per_vertex: 3, ..budget }, "features_per_vertex"),
+        ] {
+            let err = Boundaries::parse(text.as_bytes(), &tighter).unwrap_err();
+            assert!(matches!(err, BoundaryError::TooLarge(BudgetExceeded { limit: l, .. }) if l == limit), "{limit}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn positions_keep_x_and_y_and_refuse_odd_shapes() {
+        let z = r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":null,"geometry":{"type":"Polygon","coordinates":[[[0,0,9],[1,0,9],[0,1,9],[0,0,9]]]}}]}"#;
+        assert_eq!(Boundaries::parse(z.as_bytes(), &BoundaryBudget::default()).unwrap().features()[0].polygons[0][0][1], [1.0, 0.0]);
+        let mixed = r#"{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[0,0],1]]}}]}"#;
+        assert!(matches!(Boundaries::parse(mixed.as_bytes(), &BoundaryBudget::default()), Err(BoundaryError::NotGeoJson(_))));
     }
 
     #[test]
     fn sample_boundaries_match_every_row() {
-        let b = Boundaries::parse(include_bytes!("../../../../shared/data/kano_like_wards.geojson")).unwrap();
-        let t = read_table(include_bytes!("../../../../shared/data/kano_like_wards.csv"), TableFormat::Csv).unwrap();
+        let b = Boundaries::parse(include_bytes!("../../../../shared/data/kano_like_wards.geojson"), &BoundaryBudget::default()).unwrap();
+        let t = read_table(include_bytes!("../../../../shared/data/kano_like_wards.csv"), TableFormat::Csv, &TableBudget::default()).unwrap();
         let rows = b.match_rows(&t);
         assert!(rows.iter().enumerate().all(|(i, f)| *f == Some(i)));
         let n = b.queen_neighbours();

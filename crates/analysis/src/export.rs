@@ -92,6 +92,7 @@ mod tests {
     use crate::analysis::{analyse, AnalysisRequest};
     use crate::itn::{plan_itn, ItnRequest};
     use crate::table::{read_table, TableFormat};
+    use crate::budget::{AnalysisBudget, TableBudget};
 
     #[test]
     fn escaping() {
@@ -109,9 +110,9 @@ mod tests {
 
     #[test]
     fn analysis_export() {
-        let t = read_table("WardName,WardCode,a,b\n\"=HYPERLINK(\"\"x\"\")\",K1,1,2\n\"Gafa, Gabas\",K2,2,1\nC,,3,3\n".as_bytes(), TableFormat::Csv).unwrap();
+        let t = read_table("WardName,WardCode,a,b\n\"=HYPERLINK(\"\"x\"\")\",K1,1,2\n\"Gafa, Gabas\",K2,2,1\nC,,3,3\n".as_bytes(), TableFormat::Csv, &TableBudget::default()).unwrap();
         let req: AnalysisRequest = serde_json::from_str(r#"{"method":"composite"}"#).unwrap();
-        let out = analyse(&t, None, &req).unwrap();
+        let out = analyse(&t, None, &req, &AnalysisBudget::default()).unwrap();
         // a scales to 0, 0.5, 1 and b to 0.5, 0, 1: C scores 1, the others 0.25 (tie kept in row order).
         assert_eq!(
             analysis_csv(&out),
@@ -124,8 +125,8 @@ mod tests {
 
     #[test]
     fn itn_export() {
-        let t = read_table(b"WardName,Population,urban_percentage,a,b\n-A,90,0,1,2\nB,18,90,2,1\n", TableFormat::Csv).unwrap();
-        let out = analyse(&t, None, &serde_json::from_str(r#"{"method":"composite"}"#).unwrap()).unwrap();
+        let t = read_table(b"WardName,Population,urban_percentage,a,b\n-A,90,0,1,2\nB,18,90,2,1\n", TableFormat::Csv, &TableBudget::default()).unwrap();
+        let out = analyse(&t, None, &serde_json::from_str(r#"{"method":"composite"}"#).unwrap(), &AnalysisBudget::default()).unwrap();
         let plan = plan_itn(&t, &out, &serde_json::from_str::<ItnRequest>(r#"{"total_nets": 55}"#).unwrap()).unwrap();
         assert_eq!(
             itn_csv(&plan),

@@ -227,6 +227,7 @@ mod tests {
     use super::*;
     use crate::analysis::{analyse, AnalysisRequest};
     use crate::table::{read_table, TableFormat};
+    use crate::budget::{AnalysisBudget, TableBudget};
 
     #[test]
     fn needs_by_hand() {
@@ -256,7 +257,7 @@ mod tests {
 
     fn outcome(t: &WardTable) -> AnalysisOutcome {
         let req: AnalysisRequest = serde_json::from_str(r#"{"method":"composite","variables":["risk","other"]}"#).unwrap();
-        analyse(t, None, &req).unwrap()
+        analyse(t, None, &req, &AnalysisBudget::default()).unwrap()
     }
 
     fn request(json: &str) -> ItnRequest {
@@ -265,7 +266,7 @@ mod tests {
 
     #[test]
     fn plan_orders_rural_first_and_covers() {
-        let t = read_table(TABLE.as_bytes(), TableFormat::Csv).unwrap();
+        let t = read_table(TABLE.as_bytes(), TableFormat::Csv, &TableBudget::default()).unwrap();
         let out = outcome(&t);
         let order: Vec<&str> = out.composite.as_ref().unwrap().wards.iter().map(|w| &*w.ward).collect();
         // risk and other normalised: A (1, 0), B (0.75, 0.5), C (0.5, 0), D (0, 1): one model, its mean.
@@ -292,7 +293,7 @@ mod tests {
 
     #[test]
     fn population_too_large_to_add_up_is_refused() {
-        let t = read_table(b"WardName,Population,risk,other\nA,1e308,5,1\nB,1.7e308,4,2\nC,NA,3,1\n", TableFormat::Csv).unwrap();
+        let t = read_table(b"WardName,Population,risk,other\nA,1e308,5,1\nB,1.7e308,4,2\nC,NA,3,1\n", TableFormat::Csv, &TableBudget::default()).unwrap();
         let err = plan_itn(&t, &outcome(&t), &request(r#"{"total_nets": 10}"#)).unwrap_err();
         assert_eq!(err, ItnError::PopulationTooLarge { column: "Population".into() });
     }
@@ -303,7 +304,7 @@ mod tests {
         assert_eq!((r.avg_household_size, r.urban_threshold, r.method), (5.0, 30.0, ItnMethod::Greedy));
         assert!(serde_json::from_str::<ItnRequest>(r#"{"total_nets": -1}"#).is_err());
         assert!(serde_json::from_str::<ItnRequest>(r#"{"total_nets": 1, "extra": 1}"#).is_err());
-        let t = read_table(TABLE.as_bytes(), TableFormat::Csv).unwrap();
+        let t = read_table(TABLE.as_bytes(), TableFormat::Csv, &TableBudget::default()).unwrap();
         let out = outcome(&t);
         let err = plan_itn(&t, &out, &request(r#"{"total_nets": 5, "avg_household_size": 0}"#)).unwrap_err();
         assert!(matches!(err, ItnError::InvalidNumber { field: "avg_household_size", .. }));
@@ -311,7 +312,7 @@ mod tests {
         assert!(matches!(err, ItnError::UnknownColumn { field: "population_column", .. }));
         let err = plan_itn(&t, &out, &request(r#"{"total_nets": 5, "urban_column": "WardName"}"#)).unwrap_err();
         assert!(matches!(err, ItnError::UnknownColumn { field: "urban_column", .. }));
-        let t2 = read_table(b"WardName,Population,risk,other\nA,NA,1,2\nB,,2,1\n", TableFormat::Csv).unwrap();
+        let t2 = read_table(b"WardName,Population,risk,other\nA,NA,1,2\nB,,2,1\n", TableFormat::Csv, &TableBudget::default()).unwrap();
         let err = plan_itn(&t2, &outcome(&t2), &request(r#"{"total_nets": 5}"#)).unwrap_err();
         assert_eq!(err, ItnError::NoPopulation { column: "Population".into() });
     }

@@ -8,6 +8,7 @@
 
 mod analysis;
 mod boundaries;
+mod budget;
 mod composite;
 pub mod export;
 mod impute;
@@ -21,11 +22,14 @@ mod select;
 pub mod table;
 mod total_order;
 pub mod tpr;
+mod unzip;
+mod workbook;
 
 pub use analysis::{
     analyse, AnalysisError, AnalysisOutcome, AnalysisRequest, CompositeResult, Method, PcaResult, Ranked, VariableInfo,
 };
 pub use boundaries::{BoundaryError, Boundaries, Feature, Polygon, Ring};
+pub use budget::{AnalysisBudget, BoundaryBudget, BudgetExceeded, TableBudget};
 pub use impute::Imputation;
 pub use itn::{plan_itn, ItnError, ItnMethod, ItnPlan, ItnRequest, ItnTotals, ItnWard, Tier};
 pub use normalise::{Direction, Inversion};

@@ -271,6 +271,7 @@ mod tests {
     use super::*;
     use crate::analysis::{analyse, AnalysisRequest};
     use crate::table::{read_table, TableFormat};
+    use crate::budget::{AnalysisBudget, BoundaryBudget, TableBudget};
 
     fn setup(names: &[&str]) -> (Boundaries, AnalysisOutcome) {
         let features: Vec<String> = names
@@ -285,13 +286,13 @@ mod tests {
                 )
             })
             .collect();
-        let b = Boundaries::parse(format!(r#"{{"type":"FeatureCollection","features":[{}]}}"#, features.join(",")).as_bytes()).unwrap();
+        let b = Boundaries::parse(format!(r#"{{"type":"FeatureCollection","features":[{}]}}"#, features.join(",")).as_bytes(), &BoundaryBudget::default()).unwrap();
         let mut csv = String::from("WardName,a,b\n");
         for (i, n) in names.iter().enumerate() {
             csv.push_str(&format!("\"{}\",{},{}\n", n.replace('"', "\"\""), i, (i * 7) % 5));
         }
-        let t = read_table(csv.as_bytes(), TableFormat::Csv).unwrap();
-        let out = analyse(&t, None, &AnalysisRequest { imputation: Some(crate::Imputation::Mean), ..Default::default() }).unwrap();
+        let t = read_table(csv.as_bytes(), TableFormat::Csv, &TableBudget::default()).unwrap();
+        let out = analyse(&t, None, &AnalysisRequest { imputation: Some(crate::Imputation::Mean), ..Default::default() }, &AnalysisBudget::default()).unwrap();
         (b, out)
     }
 

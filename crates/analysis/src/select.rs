@@ -202,9 +202,10 @@ fn words(name: &str) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::table::{read_table, TableFormat};
+    use crate::budget::TableBudget;
 
     fn table(text: &str) -> WardTable {
-        read_table(text.as_bytes(), TableFormat::Csv).unwrap()
+        read_table(text.as_bytes(), TableFormat::Csv, &TableBudget::default()).unwrap()
     }
 
     fn names(t: &WardTable, s: &Selection) -> Vec<String> {

@@ -3,17 +3,14 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::io::Cursor;
 use std::sync::Arc;
 
-use calamine::{Data, Reader};
+use calamine::Data;
 use serde::Serialize;
 
+use crate::budget::{BudgetExceeded, TableBudget};
 use crate::number::parse_finite;
-
-/// The most columns a table may have; wider files are almost surely not ward tables
-/// and would only cost memory.
-pub const MAX_COLUMNS: usize = 10_000;
+pub(crate) use crate::workbook::first_sheet;
 
 /// Names that identify the ward column, in order of preference (compared case-insensitively).
 pub const WARD_COLUMN_NAMES: [&str; 4] = ["WardName", "Ward", "ward_name", "ward"];
@@ -52,8 +49,8 @@ pub enum TableError {
     MissingWardColumn,
     #[error("The spreadsheet could not be read: {0}")]
     Workbook(String),
-    #[error("The table has more than {limit} columns, which is more than a ward table can have.")]
-    TooManyColumns { limit: usize },
+    #[error("{0}")]
+    TooLarge(#[from] BudgetExceeded),
 }
 
 impl TableError {
@@ -221,26 +218,13 @@ impl WardTable {
     }
 }
 
-/// Reads a ward table from the bytes of an uploaded file.
-pub fn read_table(bytes: &[u8], format: TableFormat) -> Result<WardTable, TableError> {
+/// Reads a ward table from the bytes of an uploaded file, refusing it the moment it passes
+/// `budget`.
+pub fn read_table(bytes: &[u8], format: TableFormat, budget: &TableBudget) -> Result<WardTable, TableError> {
     match format {
-        TableFormat::Csv => read_csv(bytes),
-        TableFormat::Xlsx | TableFormat::Xls => read_sheet(first_sheet(bytes, format)?),
+        TableFormat::Csv => read_csv(bytes, budget),
+        TableFormat::Xlsx | TableFormat::Xls => read_sheet(first_sheet(bytes, format, budget)?),
     }
-}
-
-/// The first worksheet of a workbook; `None` for a workbook without one.
-pub(crate) fn first_sheet(bytes: &[u8], format: TableFormat) -> Result<Option<calamine::Range<Data>>, TableError> {
-    match format {
-        TableFormat::Xlsx => {
-            calamine::Xlsx::new(Cursor::new(bytes)).map_err(workbook_error)?.worksheet_range_at(0).transpose().map_err(workbook_error)
-        }
-        _ => calamine::Xls::new(Cursor::new(bytes)).map_err(workbook_error)?.worksheet_range_at(0).transpose().map_err(workbook_error),
-    }
-}
-
-fn workbook_error(e: impl fmt::Display) -> TableError {
-    TableError::Workbook(e.to_string())
 }
 
 /// A raw value before the column's kind is known.
@@ -395,11 +379,9 @@ struct TableBuilder {
 
 impl TableBuilder {
     /// `rows` is a guess of the row count, so that columns grow once rather than many times.
+    /// The header's width was checked against the budget, and `rows` is bounded by it.
     fn new<'a>(header: impl Iterator<Item = &'a str>, rows: usize) -> Result<Self, TableError> {
         let columns: Vec<ColumnBuilder> = header.map(|h| ColumnBuilder::new(h.trim().to_owned(), rows)).collect();
-        if columns.len() > MAX_COLUMNS {
-            return Err(TableError::TooManyColumns { limit: MAX_COLUMNS });
-        }
         let mut seen = HashSet::new();
         for c in columns.iter().filter(|c| !c.name.is_empty()) {
             if !seen.insert(c.name.as_str()) {
@@ -483,30 +465,34 @@ fn find_control(b: &[u8]) -> Option<usize> {
     })
 }
 
-fn read_csv(bytes: &[u8]) -> Result<WardTable, TableError> {
+fn read_csv(bytes: &[u8], budget: &TableBudget) -> Result<WardTable, TableError> {
     let text = decode(bytes)?;
     let mut table: Option<TableBuilder> = None;
     let mut expected = 0;
     csv_records(&text, |line, record| {
+        for cell in record.iter() {
+            budget.check_cell(cell)?;
+        }
         match table.as_mut() {
             None => {
                 expected = record.len();
-                if expected > MAX_COLUMNS {
-                    return Err(TableError::TooManyColumns { limit: MAX_COLUMNS });
-                }
-                // Every cell takes at least one byte, which bounds the guess for odd files.
-                // Counting in bytes per block lets the compiler vectorise the count.
+                budget.check_columns(expected)?;
+                // Every cell takes at least one byte, which bounds the guess for odd files, and
+                // the budget bounds it for all. Counting in bytes per block lets the compiler
+                // vectorise the count.
                 let lines: usize = text
                     .as_bytes()
                     .chunks(255)
                     .map(|block| block.iter().fold(0u8, |n, &b| n + u8::from(b == b'\n')) as usize)
                     .sum();
-                table = Some(TableBuilder::new(record.iter(), lines.min(text.len() / expected))?);
+                let within_budget = budget.rows.min(budget.cells / expected as u64) as usize;
+                table = Some(TableBuilder::new(record.iter(), lines.min(text.len() / expected).min(within_budget))?);
             }
             Some(t) => {
                 if record.len() != expected {
                     return Err(TableError::Ragged { line, expected, found: record.len() });
                 }
+                budget.check_rows(t.rows + 1, expected)?;
                 t.push_row(record.iter().map(Raw::Str));
             }
         }
@@ -561,11 +547,9 @@ fn record_line(text: &str, position: Option<&csv::Position>) -> usize {
     p.line() as usize + skipped
 }
 
+/// Reads a worksheet that [`first_sheet`] checked against the budget.
 fn read_sheet(sheet: Option<calamine::Range<Data>>) -> Result<WardTable, TableError> {
     let Some(range) = sheet else { return Err(TableError::Empty) };
-    if range.width() > MAX_COLUMNS {
-        return Err(TableError::TooManyColumns { limit: MAX_COLUMNS });
-    }
     let mut rows = range.rows().filter(|row| !row.iter().all(is_blank_data));
     let header: Vec<String> = match rows.next() {
         Some(row) => row.iter().map(data_header).collect(),
@@ -613,9 +597,10 @@ pub(crate) fn data_raw(d: &Data) -> Raw<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::budget::TableBudget;
 
     fn csv(text: &str) -> Result<WardTable, TableError> {
-        read_table(text.as_bytes(), TableFormat::Csv)
+        read_table(text.as_bytes(), TableFormat::Csv, &TableBudget::default())
     }
 
     fn col<'t>(t: &'t WardTable, name: &str) -> &'t Column {
@@ -724,23 +709,23 @@ mod tests {
 
     #[test]
     fn utf8_bom_is_accepted() {
-        let t = read_table(b"\xEF\xBB\xBFWardName,v\nKano,1\n", TableFormat::Csv).unwrap();
+        let t = read_table(b"\xEF\xBB\xBFWardName,v\nKano,1\n", TableFormat::Csv, &TableBudget::default()).unwrap();
         assert_eq!(t.columns()[0].name, "WardName");
     }
 
     #[test]
     fn windows_1252_fallback() {
-        let t = read_table(b"WardName,v\nCaf\xE9,1\n", TableFormat::Csv).unwrap();
+        let t = read_table(b"WardName,v\nCaf\xE9,1\n", TableFormat::Csv, &TableBudget::default()).unwrap();
         assert_eq!(t.ward_names(), ["Caf\u{e9}"]);
     }
 
     #[test]
     fn control_bytes_are_not_text() {
-        let err = read_table(b"WardName,v\na,1\nb\x00,2\n", TableFormat::Csv).unwrap_err();
+        let err = read_table(b"WardName,v\na,1\nb\x00,2\n", TableFormat::Csv, &TableBudget::default()).unwrap_err();
         assert_eq!(err, TableError::NotText { line: 3 });
         assert_eq!(err.line(), Some(3));
         let png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR";
-        assert!(matches!(read_table(png, TableFormat::Csv), Err(TableError::NotText { line: 2 })));
+        assert!(matches!(read_table(png, TableFormat::Csv, &TableBudget::default()), Err(TableError::NotText { line: 2 })));
     }
 
     #[test]
@@ -759,7 +744,7 @@ mod tests {
 
     #[test]
     fn tabs_and_crlf_are_text() {
-        let t = read_table(b"WardName,v\r\na\tb,1\r\n", TableFormat::Csv).unwrap();
+        let t = read_table(b"WardName,v\r\na\tb,1\r\n", TableFormat::Csv, &TableBudget::default()).unwrap();
         assert_eq!(t.ward_names(), ["a\tb"]);
     }
 
@@ -812,23 +797,47 @@ mod tests {
         assert_eq!(t.columns().len(), 2);
     }
 
-    #[test]
-    fn too_many_columns() {
-        let header: Vec<String> = (0..=MAX_COLUMNS).map(|i| format!("c{i}")).collect();
-        let text = format!("ward,{}\n", header.join(","));
-        assert_eq!(csv(&text).unwrap_err(), TableError::TooManyColumns { limit: MAX_COLUMNS });
+    fn too_large(result: Result<WardTable, TableError>) -> BudgetExceeded {
+        match result {
+            Err(TableError::TooLarge(e)) => e,
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
-    fn wide_table_and_huge_cell() {
+    fn csv_budgets_at_their_edges() {
+        let text = "ward,v,w\na,1,22\nb,2,333\n";
+        let read = |budget: TableBudget| read_table(text.as_bytes(), TableFormat::Csv, &budget);
+        let budget = TableBudget { rows: 2, columns: 3, cells: 6, cell_bytes: 4, ..TableBudget::default() };
+        assert_eq!(read(budget).unwrap().row_count(), 2);
+        assert_eq!(too_large(read(TableBudget { rows: 1, ..budget })), BudgetExceeded { limit: "rows", max: 1 });
+        assert_eq!(too_large(read(TableBudget { columns: 2, ..budget })), BudgetExceeded { limit: "columns", max: 2 });
+        assert_eq!(too_large(read(TableBudget { cells: 5, ..budget })), BudgetExceeded { limit: "cells", max: 5 });
+        assert_eq!(too_large(read(TableBudget { cell_bytes: 3, ..budget })), BudgetExceeded { limit: "cell_bytes", max: 3 });
+    }
+
+    #[test]
+    fn default_budget_columns() {
+        let columns = TableBudget::default().columns as usize;
+        let header: Vec<String> = (1..columns).map(|i| format!("c{i}")).collect();
+        let text = format!("ward,{}\na,{}\n", header.join(","), vec!["1"; columns - 1].join(","));
+        assert_eq!(csv(&text).unwrap().columns().len(), columns);
+        let text = format!("ward,{},extra\n", header.join(","));
+        assert_eq!(too_large(csv(&text)), BudgetExceeded { limit: "columns", max: columns as u64 });
+    }
+
+    #[test]
+    fn wide_table_and_largest_cell() {
         let header: Vec<String> = (0..2000).map(|i| format!("c{i}")).collect();
         let row: Vec<String> = (0..2000).map(|i| i.to_string()).collect();
-        let big = "x".repeat(1 << 20);
+        let big = "x".repeat(TableBudget::default().cell_bytes as usize);
         let text = format!("ward,{},note\nA,{},{big}\n", header.join(","), row.join(","));
         let t = csv(&text).unwrap();
         assert_eq!(t.columns().len(), 2002);
         assert_eq!(t.cell(0, 2000), Cell::Number(1999.0));
         assert_eq!(t.cell(0, 2001), Cell::Text(&big));
+        let text = format!("ward,note\nA,{big}x\n");
+        assert_eq!(too_large(csv(&text)), BudgetExceeded { limit: "cell_bytes", max: 128 << 10 });
     }
 
     #[test]
@@ -862,7 +871,7 @@ mod tests {
             s.write_number(1, 4, 2.5).unwrap();
             s.write_string(2, 4, "x").unwrap();
         });
-        let t = read_table(&bytes, TableFormat::Xlsx).unwrap();
+        let t = read_table(&bytes, TableFormat::Xlsx, &TableBudget::default()).unwrap();
         assert_eq!(t.ward_names(), ["Kaki", "Gafa"]);
         assert_eq!(t.cell(0, 1), Cell::Number(2.5));
         assert_eq!(t.cell(1, 1), Cell::Missing);
@@ -879,17 +888,17 @@ mod tests {
             s.write_string(0, 0, "name").unwrap();
             s.write_string(1, 0, "a").unwrap();
         });
-        assert_eq!(read_table(&bytes, TableFormat::Xlsx).unwrap_err(), TableError::MissingWardColumn);
-        assert!(matches!(read_table(b"not a workbook", TableFormat::Xlsx), Err(TableError::Workbook(_))));
-        assert!(matches!(read_table(b"not a workbook", TableFormat::Xls), Err(TableError::Workbook(_))));
+        assert_eq!(read_table(&bytes, TableFormat::Xlsx, &TableBudget::default()).unwrap_err(), TableError::MissingWardColumn);
+        assert!(matches!(read_table(b"not a workbook", TableFormat::Xlsx, &TableBudget::default()), Err(TableError::Workbook(_))));
+        assert!(matches!(read_table(b"not a workbook", TableFormat::Xls, &TableBudget::default()), Err(TableError::Workbook(_))));
         let empty = xlsx(|_| {});
-        assert_eq!(read_table(&empty, TableFormat::Xlsx).unwrap_err(), TableError::Empty);
+        assert_eq!(read_table(&empty, TableFormat::Xlsx, &TableBudget::default()).unwrap_err(), TableError::Empty);
     }
 
     #[test]
     fn reads_sample_file() {
         let bytes = include_bytes!("../../../../shared/data/kano_like_wards.csv");
-        let t = read_table(bytes, TableFormat::Csv).unwrap();
+        let t = read_table(bytes, TableFormat::Csv, &TableBudget::default()).unwrap();
         assert_eq!(t.row_count(), 480);
         assert_eq!(t.columns().len(), 16);
         let missing: usize = t.columns().iter().map(|c| c.missing).sum();

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use mrpt_analysis::{analyse, read_table, AnalysisOutcome, AnalysisRequest, Category, Direction, Ranked, TableFormat, WardTable};
+use mrpt_analysis::{analyse, AnalysisBudget, read_table, AnalysisOutcome, AnalysisRequest, Category, TableBudget, Direction, Ranked, TableFormat, WardTable};
 use proptest::prelude::*;
 
 /// Rows of positive values (`None` is a missing cell), at most a third of each column missing.
@@ -29,11 +29,11 @@ fn to_table(rows: &[(usize, &Vec<Option<f64>>)]) -> WardTable {
         }
         csv.push('\n');
     }
-    read_table(csv.as_bytes(), TableFormat::Csv).unwrap()
+    read_table(csv.as_bytes(), TableFormat::Csv, &TableBudget::default()).unwrap()
 }
 
 fn run(table: &WardTable) -> Option<AnalysisOutcome> {
-    analyse(table, None, &AnalysisRequest::default()).ok()
+    analyse(table, None, &AnalysisRequest::default(), &AnalysisBudget::default()).ok()
 }
 
 fn check_ranking(wards: &[Ranked], n: usize) {
@@ -121,12 +121,12 @@ proptest! {
         for (i, v) in values.iter().enumerate() {
             csv.push_str(&format!("W{i},{v},{v}\n"));
         }
-        let table = read_table(csv.as_bytes(), TableFormat::Csv).unwrap();
+        let table = read_table(csv.as_bytes(), TableFormat::Csv, &TableBudget::default()).unwrap();
         let order = |direction: &str| -> Vec<String> {
             let req: AnalysisRequest = serde_json::from_str(&format!(
                 r#"{{"method":"composite","variables":["risk","risk_again"],"directions":{{"risk":"{direction}","risk_again":"{direction}"}}}}"#
             )).unwrap();
-            let out = analyse(&table, None, &req).unwrap();
+            let out = analyse(&table, None, &req, &AnalysisBudget::default()).unwrap();
             assert!(out.variables.iter().all(|v| v.direction == if direction == "inverse" { Direction::Inverse } else { Direction::Direct }));
             let wards: Vec<String> = out.composite.unwrap().wards.into_iter().map(|w| w.ward.to_string()).collect();
             assert_eq!(wards.len(), values.len());

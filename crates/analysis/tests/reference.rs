@@ -4,17 +4,17 @@
 //! `PCA`) and scipy (`chi2.sf`), following ANALYSIS.md step by step on the files in
 //! `shared/data/`; Queen neighbours for the spatial runs came from shared vertex coordinates.
 
-use mrpt_analysis::{analyse, read_table, AnalysisOutcome, AnalysisRequest, Boundaries, Imputation, Inversion, TableFormat, WardTable};
+use mrpt_analysis::{analyse, AnalysisBudget, read_table, AnalysisOutcome, AnalysisRequest, BoundaryBudget, Boundaries, Imputation, TableBudget, Inversion, TableFormat, WardTable};
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/");
 
 fn load(name: &str) -> WardTable {
     let bytes = std::fs::read(format!("{DATA}{name}")).unwrap();
-    read_table(&bytes, TableFormat::Csv).unwrap()
+    read_table(&bytes, TableFormat::Csv, &TableBudget::default()).unwrap()
 }
 
 fn boundaries(name: &str) -> Boundaries {
-    Boundaries::parse(&std::fs::read(format!("{DATA}{name}")).unwrap()).unwrap()
+    Boundaries::parse(&std::fs::read(format!("{DATA}{name}")).unwrap(), &BoundaryBudget::default()).unwrap()
 }
 
 fn close(got: f64, want: f64, what: &str) {
@@ -58,7 +58,7 @@ fn check(table: &WardTable, outcome: &AnalysisOutcome, want: &Expected) {
 #[test]
 fn tiny_by_default_rules() {
     let t = load("tiny_wards.csv");
-    let out = analyse(&t, None, &AnalysisRequest::default()).unwrap();
+    let out = analyse(&t, None, &AnalysisRequest::default(), &AnalysisBudget::default()).unwrap();
     let names: Vec<&str> = out.variables.iter().map(|v| v.name.as_str()).collect();
     assert_eq!(names, ["u5_tpr_rdt", "distance_to_waterbodies", "rainfall", "soil_wetness", "urban_percentage"]);
     let composite = out.composite.as_ref().unwrap();
@@ -84,7 +84,7 @@ fn tiny_by_default_rules() {
 fn tiny_complement() {
     let t = load("tiny_wards.csv");
     let req = AnalysisRequest { inversion: Some(Inversion::Complement), ..Default::default() };
-    let out = analyse(&t, None, &req).unwrap();
+    let out = analyse(&t, None, &req, &AnalysisBudget::default()).unwrap();
     let want = [
         0.678871207960456, 0.8736488907483015, 0.49335990619046244, 0.49986488503465176, 0.3970229348824351,
         0.6982122362761727, 0.9711628451099672, 0.7462849466406823, 0.46361271700524853, 0.39363082931656557,
@@ -97,7 +97,7 @@ fn tiny_complement() {
 #[test]
 fn kano_mean() {
     let t = load("kano_like_wards.csv");
-    let out = analyse(&t, None, &AnalysisRequest::default()).unwrap();
+    let out = analyse(&t, None, &AnalysisRequest::default(), &AnalysisBudget::default()).unwrap();
     assert_eq!(out.composite.as_ref().unwrap().models.len(), 16);
     assert!(out.warnings.iter().any(|w| w.contains("urban_percentage")), "{:?}", out.warnings);
     check(&t, &out, &Expected {
@@ -114,7 +114,7 @@ fn kano_mean() {
 fn kano_spatial() {
     let t = load("kano_like_wards.csv");
     let b = boundaries("kano_like_wards.geojson");
-    let out = analyse(&t, Some(&b), &AnalysisRequest::default()).unwrap();
+    let out = analyse(&t, Some(&b), &AnalysisRequest::default(), &AnalysisBudget::default()).unwrap();
     assert!(out.unmatched_wards.is_empty());
     check(&t, &out, &Expected {
         rows: &[0, 1, 2, 14, 22, 29, 32, 49],
@@ -131,7 +131,7 @@ fn adamawa_mean() {
     let t = load("adamawa_like_wards.csv");
     let b = boundaries("adamawa_like_wards.geojson");
     let req = AnalysisRequest { imputation: Some(Imputation::Mean), ..Default::default() };
-    let out = analyse(&t, Some(&b), &req).unwrap();
+    let out = analyse(&t, Some(&b), &req, &AnalysisBudget::default()).unwrap();
     check(&t, &out, &Expected {
         rows: &[0, 1, 2, 7, 9, 13, 16, 19],
         kmo: 0.5683817953702189,
@@ -146,7 +146,7 @@ fn adamawa_mean() {
 fn adamawa_spatial() {
     let t = load("adamawa_like_wards.csv");
     let b = boundaries("adamawa_like_wards.geojson");
-    let out = analyse(&t, Some(&b), &AnalysisRequest::default()).unwrap();
+    let out = analyse(&t, Some(&b), &AnalysisRequest::default(), &AnalysisBudget::default()).unwrap();
     check(&t, &out, &Expected {
         rows: &[0, 1, 2, 7, 9, 13, 16, 19],
         kmo: 0.5555322024728505,

@@ -3,7 +3,7 @@
 use mrpt_analysis::tpr::{
     compute, join, Budget, GroupRule, MethodUsed, PopulationTable, TprOptions, TrendCategory,
 };
-use mrpt_analysis::{read_table, TableFormat};
+use mrpt_analysis::{read_table, TableBudget, TableFormat};
 
 const EXPORT: &[u8] = include_bytes!("../../../../shared/data/kano_like_dhis2.csv");
 const WARDS: &[u8] = include_bytes!("../../../../shared/data/kano_like_wards.csv");
@@ -117,7 +117,7 @@ fn kano_sample_matches_section_8_1() {
 
 #[test]
 fn kano_sample_joins_its_ward_table() {
-    let table = read_table(WARDS, TableFormat::Csv).unwrap();
+    let table = read_table(WARDS, TableFormat::Csv, &TableBudget::default()).unwrap();
     let options = TprOptions {
         dataset_id: Some("d1".into()),
         ..TprOptions::default()
@@ -155,8 +155,8 @@ fn kano_sample_joins_its_ward_table() {
         .wards
         .iter()
         .all(|w| w.burden.is_some() == (w.population.is_some_and(|p| p > 0.0) && w.tested > 0.0)));
-    let joined = join(&outcome, "d1", &table, WARDS, TableFormat::Csv, None).unwrap();
-    let new_table = read_table(joined.csv.as_bytes(), TableFormat::Csv).unwrap();
+    let joined = join(&outcome, "d1", &table, WARDS, TableFormat::Csv, None, &TableBudget::default()).unwrap();
+    let new_table = read_table(joined.csv.as_bytes(), TableFormat::Csv, &TableBudget::default()).unwrap();
     assert_eq!(new_table.row_count(), 480);
     assert_eq!(
         new_table.columns().len(),

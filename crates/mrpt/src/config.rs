@@ -42,6 +42,10 @@ pub struct ServeConfig {
     #[serde(flatten)]
     pub uploads: crate::uploads::UploadConfig,
 
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub budgets: crate::budgets::Budgets,
+
     /// Whether anyone may register an account.
     #[arg(long, env = "MRPT_REGISTRATION", value_enum, default_value_t = Registration::Open)]
     pub registration: Registration,

@@ -6,6 +6,7 @@ use crate::store::files::FileStoreError;
 use crate::store::StoreError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use mrpt_analysis::BudgetExceeded;
 use serde_json::{Map, Value};
 
 #[derive(Debug, thiserror::Error)]
@@ -32,8 +33,9 @@ pub enum ApiError {
     NotFound,
     #[error("This method is not allowed here.")]
     MethodNotAllowed,
-    #[error("The upload is larger than the limit of {limit_bytes} bytes.")]
-    PayloadTooLarge { limit_bytes: u64 },
+    /// An input over one of its budgets: the body says which (`limit`) and its value (`max`).
+    #[error("{0}")]
+    PayloadTooLarge(#[from] BudgetExceeded),
     #[error("{0}")]
     UnsupportedFormat(String),
     #[error("{message}")]
@@ -70,6 +72,11 @@ impl ApiError {
         Self::InvalidInput { field: field.into(), message: message.into() }
     }
 
+    /// A body or file of more than `max` bytes.
+    pub fn too_many_bytes(max: u64) -> Self {
+        Self::PayloadTooLarge(BudgetExceeded { limit: "bytes", max })
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             Self::InvalidInput { .. } | Self::InvalidFile { .. } => StatusCode::BAD_REQUEST,
@@ -80,7 +87,7 @@ impl ApiError {
             Self::UsernameTaken => StatusCode::CONFLICT,
             Self::NotFound | Self::NoBoundaries => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedFormat(_) | Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TusVersionUnsupported => StatusCode::PRECONDITION_FAILED,
             Self::UploadOffsetConflict | Self::UploadIncomplete => StatusCode::CONFLICT,
@@ -105,7 +112,7 @@ impl ApiError {
             Self::RegistrationClosed => "registration_closed",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
-            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedFormat(_) => "unsupported_format",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::TusVersionUnsupported => "tus_version_unsupported",
@@ -139,6 +146,10 @@ impl ApiError {
             }
             Self::TooManyUploads { limit } => {
                 extra.insert("limit".into(), (*limit).into());
+            }
+            Self::PayloadTooLarge(exceeded) => {
+                extra.insert("limit".into(), exceeded.limit.into());
+                extra.insert("max".into(), exceeded.max.into());
             }
             _ => {}
         }

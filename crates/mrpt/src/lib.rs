@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod analyses;
+pub mod budgets;
 pub mod config;
 pub mod datasets;
 pub mod domain;

@@ -291,3 +291,23 @@ async fn a_plan_whose_population_cannot_add_up_is_refused_and_not_stored() {
     let plans = server.state_db().query_row("SELECT COUNT(*) FROM owned WHERE kind = 'itn_plan'", [], |r| r.get::<_, i64>(0));
     assert_eq!(plans.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn analyses_over_the_variable_budget_are_refused_before_any_work() {
+    // A body cap large enough to carry 200,000 names to the analysis budget.
+    let server = TestServer::start_with(&["--max-variables", "3", "--max-analysis-cells", "30", "--max-json-body", "4MiB"]).await;
+    let mut client = TestClient::signed_up(&server, "amina").await;
+    let dataset = client.upload("tiny.csv", tiny_csv()).await.json()["id"].as_str().unwrap().to_owned();
+
+    let three = analyse(&mut client, &dataset, json!({"variables": ["u5_tpr_rdt", "rainfall", "housing_quality"]})).await;
+    three.expect(201, "");
+    let all = analyse(&mut client, &dataset, json!({})).await;
+    all.expect(413, "payload_too_large");
+    assert_eq!((all.json()["error"]["limit"].clone(), all.json()["error"]["max"].clone()), (json!("variables"), json!(3)));
+    let many: Vec<String> = (0..200_000).map(|i| format!("v{i}")).collect();
+    let named = analyse(&mut client, &dataset, json!({"variables": many})).await;
+    named.expect(413, "payload_too_large");
+    assert_eq!(named.json()["error"]["limit"], "variables");
+    let list = client.get("/api/analyses").await.json();
+    assert_eq!(list["analyses"].as_array().unwrap().len(), 1, "refused analyses are not stored");
+}

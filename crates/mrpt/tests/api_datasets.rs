@@ -289,12 +289,90 @@ async fn hostile_uploads_get_clear_errors_and_change_nothing() {
     wide.expect(201, "");
     assert_eq!(wide.json()["columns"].as_array().unwrap().len(), 2000);
 
-    let huge = client.upload("huge.csv", format!("WardName,notes\nA,{}\n", "x".repeat(1 << 20)).into_bytes()).await;
+    let huge = client.upload("huge.csv", format!("WardName,notes\nA,{}\n", "x".repeat(128 << 10)).into_bytes()).await;
     huge.expect(201, "");
 
     let good_id = good["id"].as_str().unwrap();
     let file = client.get(&format!("/api/datasets/{good_id}/file")).await;
     assert_eq!(file.body, tiny_csv(), "the good dataset is untouched");
+}
+
+/// A refusal over a budget names the budget and its value.
+fn over_budget(answer: &Value, limit: &str, max: u64) {
+    assert_eq!(answer["error"]["limit"], limit, "{answer}");
+    assert_eq!(answer["error"]["max"], max, "{answer}");
+}
+
+fn ward_rows(rows: usize, columns: usize, cell: &str) -> Vec<u8> {
+    let header: Vec<String> = std::iter::once("WardName".to_owned()).chain((1..columns).map(|i| format!("v{i}"))).collect();
+    let mut text = header.join(",") + "\n";
+    for r in 0..rows {
+        let row: Vec<String> = std::iter::once(format!("w{r}")).chain((1..columns).map(|_| cell.to_owned())).collect();
+        text += &(row.join(",") + "\n");
+    }
+    text.into_bytes()
+}
+
+fn squares_geojson(n: usize) -> Vec<u8> {
+    let features: Vec<String> = (0..n)
+        .map(|i| {
+            let (x, x1) = (i as f64, i as f64 + 1.0);
+            format!(r#"{{"type":"Feature","properties":{{"WardName":"w{i}"}},"geometry":{{"type":"Polygon","coordinates":[[[{x},0],[{x1},0],[{x1},1],[{x},1],[{x},0]]]}}}}"#)
+        })
+        .collect();
+    format!(r#"{{"type":"FeatureCollection","features":[{}]}}"#, features.join(",")).into_bytes()
+}
+
+#[tokio::test]
+async fn inputs_over_a_budget_get_413_with_limit_and_max_and_leave_nothing() {
+    let server = TestServer::start_with(&[
+        "--max-rows", "3", "--max-columns", "4", "--max-cells", "12", "--max-cell-bytes", "10",
+        "--max-features", "3", "--max-name-bytes", "16", "--max-json-body", "300",
+    ])
+    .await;
+    let mut client = TestClient::signed_up(&server, "amina").await;
+    let edge = client.upload("edge.csv", ward_rows(3, 4, "1234567890")).await;
+    edge.expect(201, "");
+    let files_before = server.stored_files();
+
+    over_budget(&refused(&mut client, "rows.csv", ward_rows(4, 4, "1"), 413, "payload_too_large").await, "rows", 3);
+    over_budget(&refused(&mut client, "columns.csv", ward_rows(1, 5, "1"), 413, "payload_too_large").await, "columns", 4);
+    over_budget(&refused(&mut client, "cell.csv", ward_rows(1, 2, "12345678901"), 413, "payload_too_large").await, "cell_bytes", 10);
+
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.write_string(0, 0, "WardName").unwrap();
+    sheet.write_string(1_048_575, 16_383, "far").unwrap();
+    let far = book.save_to_buffer().unwrap();
+    assert!(far.len() < 10_000);
+    over_budget(&refused(&mut client, "far.xlsx", far, 413, "payload_too_large").await, "columns", 4);
+
+    let with_boundaries = |features: usize| {
+        Form::new()
+            .part("file", Part::bytes(ward_rows(3, 2, "1")).file_name("w.csv"))
+            .part("boundaries", Part::bytes(squares_geojson(features)).file_name("w.geojson"))
+    };
+    let answer = client.upload_form(with_boundaries(4)).await;
+    answer.expect(413, "payload_too_large");
+    over_budget(&answer.json(), "features", 3);
+    client.upload_form(with_boundaries(3)).await.expect(201, "");
+    let files_before_names = server.stored_files();
+
+    let named = |name: &str| Form::new().part("file", Part::bytes(ward_rows(1, 2, "1")).file_name("n.csv")).text("name", name.to_owned());
+    let answer = client.upload_form(named("seventeen bytes!!")).await;
+    answer.expect(413, "payload_too_large");
+    over_budget(&answer.json(), "name_bytes", 16);
+
+    let dataset = edge.json()["id"].as_str().unwrap().to_owned();
+    let big_body = json!({"variables": vec!["v1"; 60]});
+    let answer = client.post(&format!("/api/datasets/{dataset}/analyses"), big_body).await;
+    answer.expect(413, "payload_too_large");
+    over_budget(&answer.json(), "bytes", 300);
+
+    assert_eq!(server.stored_files(), files_before_names, "refused inputs leave no file");
+    assert!(files_before.iter().all(|f| files_before_names.contains(f)));
+    assert_eq!(client.dataset_ids().await.len(), 2);
+    assert_eq!(client.get("/api/analyses").await.json()["analyses"], json!([]));
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ use calamine::Data;
 
 use super::matching::{lga_column, match_table, JoinReport};
 use super::{TprError, TprOutcome};
+use crate::budget::TableBudget;
 use crate::table::{csv_records, decode, first_sheet, is_blank_data, TableFormat, WardTable};
 
 /// The new table and what the join did.
@@ -44,6 +45,7 @@ pub fn join(
     bytes: &[u8],
     format: TableFormat,
     column: Option<&str>,
+    budget: &TableBudget,
 ) -> Result<Joined, TprError> {
     let column = column.unwrap_or(&outcome.result.column).to_owned();
     let identity = [
@@ -71,7 +73,7 @@ pub fn join(
         ));
     }
 
-    let rows = raw_rows(bytes, format)?;
+    let rows = raw_rows(bytes, format, budget)?;
     let (header, data) = rows
         .split_first()
         .ok_or_else(|| TprError::invalid_file("The ward table has no rows."))?;
@@ -129,18 +131,23 @@ fn valid_column_name(name: &str) -> bool {
 
 /// The table's rows as the ward-table reader sees them (header first, blank rows skipped), each
 /// cell trimmed and as text: workbook numbers as the shortest decimal that reads back.
-fn raw_rows(bytes: &[u8], format: TableFormat) -> Result<Vec<Vec<String>>, TprError> {
-    let mut rows = Vec::new();
+fn raw_rows(bytes: &[u8], format: TableFormat, budget: &TableBudget) -> Result<Vec<Vec<String>>, TprError> {
+    let mut rows: Vec<Vec<String>> = Vec::new();
     match format {
         TableFormat::Csv => {
             let text = decode(bytes)?;
             csv_records(&text, |_, record| {
+                budget.check_columns(record.len())?;
+                budget.check_rows(rows.len(), record.len())?;
+                for cell in record.iter() {
+                    budget.check_cell(cell)?;
+                }
                 rows.push(record.iter().map(|c| c.trim().to_owned()).collect());
                 Ok(true)
             })?;
         }
         TableFormat::Xlsx | TableFormat::Xls => {
-            if let Some(sheet) = first_sheet(bytes, format)? {
+            if let Some(sheet) = first_sheet(bytes, format, budget)? {
                 for cells in sheet.rows().filter(|r| !r.iter().all(is_blank_data)) {
                     rows.push(cells.iter().map(sheet_text).collect());
                 }

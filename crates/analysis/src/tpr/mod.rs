@@ -20,6 +20,7 @@ pub use names::{display, key};
 pub use options::{AgeGroup, FacilityLevel, MethodChoice, TprOptions};
 pub use scan::GroupRule;
 
+use crate::budget::TableBudget;
 use crate::table::{TableError, TableFormat, WardTable};
 
 /// The size an export may have, checked before the reading allocates for it.
@@ -66,10 +67,9 @@ impl Budget {
         Ok(())
     }
 
-    /// A worksheet is checked whole, as the workbook reader has it in memory already.
-    fn check_sheet(&self, height: usize, width: usize) -> Result<(), TprError> {
-        self.check_columns(width)?;
-        self.check_rows(height.saturating_sub(1), width)
+    /// The same limits for the workbook reader, which checks them cell by cell as it reads.
+    fn sheet(&self) -> TableBudget {
+        TableBudget { rows: self.rows as u64, columns: self.columns as u64, cells: self.cells as u64, ..TableBudget::default() }
     }
 }
 
@@ -118,6 +118,9 @@ impl TprError {
 
 impl From<TableError> for TprError {
     fn from(e: TableError) -> Self {
+        if let TableError::TooLarge(exceeded) = e {
+            return TprError::TooLarge(exceeded.to_string());
+        }
         TprError::InvalidFile {
             message: e.to_string(),
             line: e.line(),

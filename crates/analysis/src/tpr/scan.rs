@@ -130,9 +130,8 @@ pub fn scan(
             }
         }
         TableFormat::Xlsx | TableFormat::Xls => {
-            if let Some(sheet) = first_sheet(bytes, format)? {
+            if let Some(sheet) = first_sheet(bytes, format, &budget.sheet())? {
                 let first_line = sheet.start().map_or(1, |(row, _)| row as usize + 1);
-                budget.check_sheet(sheet.height(), sheet.width())?;
                 for (i, cells) in sheet.rows().enumerate() {
                     if cells.iter().all(is_blank_data) {
                         continue;

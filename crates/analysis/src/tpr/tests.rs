@@ -4,6 +4,7 @@ use serde_json::json;
 
 use super::*;
 use crate::table::read_table;
+use crate::budget::TableBudget;
 
 const T_U5: &str = "Persons presenting with fever & tested by RDT <5yrs";
 const P_U5: &str = "Persons tested positive for malaria by RDT <5yrs";
@@ -558,7 +559,7 @@ fn trend_uses_calendar_years_and_cut_offs() {
 }
 
 fn wards_table(text: &str) -> WardTable {
-    read_table(text.as_bytes(), TableFormat::Csv).unwrap()
+    read_table(text.as_bytes(), TableFormat::Csv, &TableBudget::default()).unwrap()
 }
 
 #[test]
@@ -670,7 +671,7 @@ fn join_appends_or_replaces_the_column() {
     let o = run_with(&export, json!({}), None).unwrap();
     let source = "WardName,Note, LGA ,\nAlpha,\"a, b\", X ,\n Beta ,NA,Y,\nGamma,,Z,\n";
     let table = wards_table(source);
-    let j = join(&o, "d1", &table, source.as_bytes(), TableFormat::Csv, None).unwrap();
+    let j = join(&o, "d1", &table, source.as_bytes(), TableFormat::Csv, None, &TableBudget::default()).unwrap();
     assert_eq!(
         j.csv,
         "WardName,Note,LGA,u5_tpr_rdt\nAlpha,\"a, b\",X,25\nBeta,NA,Y,\nGamma,,Z,\n"
@@ -678,7 +679,7 @@ fn join_appends_or_replaces_the_column() {
     assert_eq!((j.column.as_str(), j.join.matched), ("u5_tpr_rdt", 2));
     let source = "WardName,U5_TPR_RDT,x\nAlpha,1,2\n";
     let table = wards_table(source);
-    let j = join(&o, "d1", &table, source.as_bytes(), TableFormat::Csv, None).unwrap();
+    let j = join(&o, "d1", &table, source.as_bytes(), TableFormat::Csv, None, &TableBudget::default()).unwrap();
     assert_eq!(j.csv, "WardName,u5_tpr_rdt,x\nAlpha,25,2\n");
     assert_eq!(j.warnings.len(), 1);
     let j = join(
@@ -688,6 +689,7 @@ fn join_appends_or_replaces_the_column() {
         source.as_bytes(),
         TableFormat::Csv,
         Some("tpr_2022"),
+        &TableBudget::default(),
     )
     .unwrap();
     assert_eq!(j.csv, "WardName,U5_TPR_RDT,x,tpr_2022\nAlpha,1,2,25\n");
@@ -699,7 +701,8 @@ fn join_appends_or_replaces_the_column() {
                 &table,
                 source.as_bytes(),
                 TableFormat::Csv,
-                Some(bad)
+                Some(bad),
+                &TableBudget::default(),
             ),
             Err(TprError::InvalidInput {
                 field: "column".into()

@@ -17,7 +17,7 @@ use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
-use mrpt_analysis::{analyse, export, plan_itn, render, AnalysisError, AnalysisOutcome, Boundaries, ItnError, ItnPlan, ItnRequest, AnalysisRequest, Method, WardTable};
+use mrpt_analysis::{analyse, export, plan_itn, render, AnalysisError, AnalysisOutcome, BoundaryError, Boundaries, ItnError, ItnPlan, ItnRequest, AnalysisRequest, Method, WardTable};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -123,7 +123,7 @@ pub struct ItnRequestDoc {
 
 async fn load_table(app: &AppState, principal: &Principal, dataset: &DatasetRecord) -> Result<WardTable, ApiError> {
     let bytes = read_file(app, &FileKey::dataset(principal, dataset.id, DatasetFile::Table)).await?;
-    Ok(parse_table(bytes, dataset.format).await?.1)
+    Ok(parse_table(bytes, dataset.format, app.budgets.table()).await?.1)
 }
 
 async fn load_boundaries(app: &AppState, principal: &Principal, dataset: &DatasetRecord) -> Result<Option<Boundaries>, ApiError> {
@@ -131,11 +131,16 @@ async fn load_boundaries(app: &AppState, principal: &Principal, dataset: &Datase
         return Ok(None);
     }
     let bytes = read_file(app, &FileKey::dataset(principal, dataset.id, DatasetFile::Boundaries)).await?;
-    let boundaries = tokio::task::spawn_blocking(move || Boundaries::parse(&bytes)).await.map_err(|_| ApiError::Internal)?;
-    // They were checked at upload; failing now means the stored file changed.
-    boundaries.map(Some).map_err(|err| {
-        tracing::error!(error = %err, "stored boundaries no longer parse");
-        ApiError::Internal
+    let budget = app.budgets.boundaries();
+    let boundaries = tokio::task::spawn_blocking(move || Boundaries::parse(&bytes, &budget)).await.map_err(|_| ApiError::Internal)?;
+    boundaries.map(Some).map_err(|err| match err {
+        // Stored before the budgets were lowered.
+        BoundaryError::TooLarge(exceeded) => ApiError::PayloadTooLarge(exceeded),
+        // They were checked at upload; failing now means the stored file changed.
+        other => {
+            tracing::error!(error = %other, "stored boundaries no longer parse");
+            ApiError::Internal
+        }
     })
 }
 
@@ -197,6 +202,7 @@ fn analysis_error(err: AnalysisError) -> ApiError {
     match err {
         AnalysisError::InvalidVariables { variable, message } => ApiError::InvalidVariables { message, variable },
         AnalysisError::NeedsBoundaries => ApiError::invalid_input("imputation", err.to_string()),
+        AnalysisError::TooLarge(exceeded) => ApiError::PayloadTooLarge(exceeded),
     }
 }
 
@@ -207,6 +213,7 @@ fn analysis_error(err: AnalysisError) -> ApiError {
         (status = 201, description = "The analysis", body = AnalysisView),
         (status = 400, description = "invalid_input", body = ErrorResponse),
         (status = 404, description = "not_found", body = ErrorResponse),
+        (status = 413, description = "payload_too_large: more variables or cells than the analysis budget (with limit and max)", body = ErrorResponse),
         (status = 422, description = "invalid_variables (with variable)", body = ErrorResponse)))]
 async fn run_analysis(
     State(app): State<AppState>,
@@ -218,7 +225,8 @@ async fn run_analysis(
     let dataset = find_dataset(&app, principal, dataset_id).await?;
     let table = load_table(&app, principal, &dataset).await?;
     let boundaries = load_boundaries(&app, principal, &dataset).await?;
-    let outcome = tokio::task::spawn_blocking(move || analyse(&table, boundaries.as_ref(), &request))
+    let budget = app.budgets.analysis();
+    let outcome = tokio::task::spawn_blocking(move || analyse(&table, boundaries.as_ref(), &request, &budget))
         .await
         .map_err(|_| ApiError::Internal)?
         .map_err(analysis_error)?;

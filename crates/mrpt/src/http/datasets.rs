@@ -19,7 +19,7 @@ use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use mrpt_analysis::{read_table, Boundaries, TableError, WardTable};
+use mrpt_analysis::{read_table, BoundaryBudget, BudgetExceeded, BoundaryError, Boundaries, TableBudget, TableError, WardTable};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -163,7 +163,7 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 /// Receives the parts of a multipart upload form into the spool.
 async fn received_form(app: &AppState, request: Request) -> Result<Received, ApiError> {
-    let too_large = ApiError::PayloadTooLarge { limit_bytes: app.max_upload };
+    let too_large = ApiError::too_many_bytes(app.max_upload);
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -181,15 +181,29 @@ async fn received_form(app: &AppState, request: Request) -> Result<Received, Api
         match field.name() {
             Some("file") => table = Some(spool_part(field, app).await?),
             Some("boundaries") => boundaries = Some(spool_part(field, app).await?),
-            Some("name") => {
-                let text = field.text().await.map_err(|err| multipart_error(err, app))?;
-                name = clean_name(&text).map_err(|msg| ApiError::invalid_input("name", msg))?;
-            }
+            Some("name") => name = name_part(field, app).await?,
             _ => {}
         }
     }
     let table = table.ok_or_else(|| ApiError::invalid_input("file", "Choose a ward table file to upload."))?;
     Ok(Received { table, boundaries, name })
+}
+
+/// Receives the name part of an upload form, refusing it as soon as it passes its budget.
+async fn name_part(mut field: Field<'_>, app: &AppState) -> Result<Option<String>, ApiError> {
+    let mut raw = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(|err| multipart_error(err, app))? {
+        BudgetExceeded::check("name_bytes", (raw.len() + chunk.len()) as u64, app.budgets.max_name_bytes)?;
+        raw.extend_from_slice(&chunk);
+    }
+    let raw = String::from_utf8(raw).map_err(|_| ApiError::invalid_input("name", "The name must be UTF-8 text."))?;
+    dataset_name(&raw, app)
+}
+
+/// A dataset name as sent, measured against its budget, then cleaned.
+pub(super) fn dataset_name(raw: &str, app: &AppState) -> Result<Option<String>, ApiError> {
+    BudgetExceeded::check("name_bytes", raw.len() as u64, app.budgets.max_name_bytes)?;
+    clean_name(raw).map_err(|msg| ApiError::invalid_input("name", msg))
 }
 
 /// Reads the finished uploads a JSON body names back from the stores; they
@@ -200,7 +214,7 @@ async fn finished_uploads(
     finish: FinishUploads,
 ) -> Result<(Received, Vec<UploadRecord>), ApiError> {
     let name = match &finish.name {
-        Some(raw) => clean_name(raw).map_err(|msg| ApiError::invalid_input("name", msg))?,
+        Some(raw) => dataset_name(raw, app)?,
         None => None,
     };
     let file_id = finish.file.parse().map_err(|_| ApiError::NotFound)?;
@@ -232,9 +246,9 @@ async fn create_dataset(app: &AppState, session: &CurrentSession, received: Rece
         ApiError::UnsupportedFormat("The ward table must be a .csv, .xlsx or .xls file.".to_owned())
     })?;
 
-    let (table_bytes, table) = parse_table(table_part.spooled, format).await?;
+    let (table_bytes, table) = parse_table(table_part.spooled, format, app.budgets.table()).await?;
     let boundaries = match boundaries_part.filter(|part| !part.spooled.is_empty()) {
-        Some(part) => Some(check_boundaries(part.spooled).await?),
+        Some(part) => Some(check_boundaries(part.spooled, app.budgets.boundaries()).await?),
         None => None,
     };
 
@@ -261,14 +275,17 @@ async fn create_dataset(app: &AppState, session: &CurrentSession, received: Rece
 }
 
 /// Boundaries are parsed on the blocking pool: a large shapefile takes a while.
-async fn check_boundaries(spooled: Spooled) -> Result<Spooled, ApiError> {
+async fn check_boundaries(spooled: Spooled, budget: BoundaryBudget) -> Result<Spooled, ApiError> {
     let (spooled, parsed) = tokio::task::spawn_blocking(move || {
-        let parsed = Boundaries::parse(spooled.as_ref()).map(drop);
+        let parsed = Boundaries::parse(spooled.as_ref(), &budget).map(drop);
         (spooled, parsed)
     })
     .await
     .map_err(|_| ApiError::Internal)?;
-    parsed.map_err(|err| ApiError::InvalidFile { message: format!("The boundaries file could not be read: {err}"), line: None })?;
+    parsed.map_err(|err| match err {
+        BoundaryError::TooLarge(exceeded) => ApiError::PayloadTooLarge(exceeded),
+        other => ApiError::InvalidFile { message: format!("The boundaries file could not be read: {other}"), line: None },
+    })?;
     Ok(spooled)
 }
 
@@ -323,7 +340,7 @@ async fn spool_part(mut field: Field<'_>, app: &AppState) -> Result<FilePart, Ap
     let mut spool = app.spool.start().await.map_err(spool_error)?;
     while let Some(chunk) = field.chunk().await.map_err(|err| multipart_error(err, app))? {
         if spool.bytes() + chunk.len() as u64 > app.max_upload {
-            return Err(ApiError::PayloadTooLarge { limit_bytes: app.max_upload });
+            return Err(ApiError::too_many_bytes(app.max_upload));
         }
         spool.write(&chunk).await.map_err(spool_error)?;
     }
@@ -337,25 +354,26 @@ pub(super) fn spool_error(err: std::io::Error) -> ApiError {
 
 fn multipart_error(err: MultipartError, app: &AppState) -> ApiError {
     if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return ApiError::PayloadTooLarge { limit_bytes: app.max_upload };
+        return ApiError::too_many_bytes(app.max_upload);
     }
     ApiError::invalid_input("file", format!("The upload form could not be read: {}.", err.body_text()))
 }
 
 /// Reads the table on the blocking pool: a large file takes a while. The
 /// bytes are handed back for the caller to keep.
-pub(super) async fn parse_table<B>(bytes: B, format: FileFormat) -> Result<(B, WardTable), ApiError>
+pub(super) async fn parse_table<B>(bytes: B, format: FileFormat, budget: TableBudget) -> Result<(B, WardTable), ApiError>
 where
     B: AsRef<[u8]> + Send + 'static,
 {
     let (bytes, parsed) = tokio::task::spawn_blocking(move || {
-        let parsed = read_table(bytes.as_ref(), format.table_format());
+        let parsed = read_table(bytes.as_ref(), format.table_format(), &budget);
         (bytes, parsed)
     })
     .await
     .map_err(|_| ApiError::Internal)?;
     let table = parsed.map_err(|err| match err {
         TableError::MissingWardColumn => ApiError::MissingWardColumn(err.to_string()),
+        TableError::TooLarge(exceeded) => ApiError::PayloadTooLarge(exceeded),
         other => ApiError::InvalidFile { line: other.line(), message: other.to_string() },
     })?;
     Ok((bytes, table))

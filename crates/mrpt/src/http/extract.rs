@@ -137,9 +137,7 @@ impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, app: &AppState) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(request, app)
-            .await
-            .map_err(|_| ApiError::invalid_input("body", "The request body could not be read."))?;
+        let bytes = json_body(request, app).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(T::default()));
         }
@@ -155,11 +153,26 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, app: &AppState) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(request, app)
-            .await
-            .map_err(|_| ApiError::invalid_input("body", "The request body could not be read."))?;
+        let bytes = json_body(request, app).await?;
         parse_json(&bytes).map(ApiJson)
     }
+}
+
+/// A JSON body, refused with 413 as soon as it passes its budget, whatever length it declares.
+async fn json_body(request: Request, app: &AppState) -> Result<Bytes, ApiError> {
+    let max = app.budgets.max_json_body;
+    let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > max) {
+        return Err(ApiError::too_many_bytes(max));
+    }
+    axum::body::to_bytes(request.into_body(), usize::try_from(max).unwrap_or(usize::MAX)).await.map_err(|err| {
+        let over = std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source())
+            .any(|e| e.is::<http_body_util::LengthLimitError>());
+        match over {
+            true => ApiError::too_many_bytes(max),
+            false => ApiError::invalid_input("body", "The request body could not be read."),
+        }
+    })
 }
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {

@@ -8,7 +8,7 @@ use super::extract::{CurrentSession, SessionAnd};
 use super::spool::Spooled;
 use super::views::ErrorResponse;
 use super::AppState;
-use crate::datasets::{clean_name, FileFormat};
+use crate::datasets::FileFormat;
 use crate::domain::{Millis, PieceId, UploadId};
 use crate::error::ApiError;
 use crate::principal::Principal;
@@ -63,9 +63,9 @@ async fn create_upload(State(app): State<AppState>, session: CurrentSession, hea
     tus::require_version(&headers)?;
     let length = tus::upload_length(&headers)?;
     if length > app.max_upload {
-        return Err(ApiError::PayloadTooLarge { limit_bytes: app.max_upload });
+        return Err(ApiError::too_many_bytes(app.max_upload));
     }
-    let new = new_upload(Metadata::parse(&headers)?, length)?;
+    let new = new_upload(Metadata::parse(&headers)?, length, &app)?;
     let principal = &session.principal;
     let limit = app.uploads.max_open_uploads;
     if open_uploads(&app, principal).await? >= limit as usize {
@@ -79,7 +79,7 @@ async fn create_upload(State(app): State<AppState>, session: CurrentSession, hea
 
 /// The metadata of a creation request, checked as far as it can be before
 /// a byte arrives: a table must have a name the readers know.
-fn new_upload(metadata: Metadata, length: u64) -> Result<NewUpload, ApiError> {
+fn new_upload(metadata: Metadata, length: u64, app: &AppState) -> Result<NewUpload, ApiError> {
     let role = UploadRole::parse(metadata.get("role"))
         .ok_or_else(|| ApiError::invalid_input("role", "The role must be 'file' or 'boundaries'."))?;
     let filename = metadata
@@ -90,7 +90,7 @@ fn new_upload(metadata: Metadata, length: u64) -> Result<NewUpload, ApiError> {
     if role == UploadRole::File && FileFormat::from_file_name(&filename).is_none() {
         return Err(ApiError::UnsupportedFormat("The ward table must be a .csv, .xlsx or .xls file.".to_owned()));
     }
-    let name = clean_name(metadata.get("name").unwrap_or_default()).map_err(|msg| ApiError::invalid_input("name", msg))?;
+    let name = super::datasets::dataset_name(metadata.get("name").unwrap_or_default(), app)?;
     Ok(NewUpload { role, filename, name, metadata: metadata.raw().to_owned(), length })
 }
 
@@ -209,7 +209,7 @@ async fn append_piece(
     }
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|length| length > record.remaining()) {
-        return Err(ApiError::PayloadTooLarge { limit_bytes: record.length });
+        return Err(ApiError::too_many_bytes(record.length));
     }
     if record.pieces.len() >= MAX_PIECES {
         return Err(ApiError::invalid_input("Upload-Offset", format!("An upload can be sent in at most {MAX_PIECES} pieces.")));
@@ -244,7 +244,7 @@ async fn receive_piece(
             break;
         };
         if received + chunk.len() as u64 > record.remaining() {
-            return Err(ApiError::PayloadTooLarge { limit_bytes: record.length });
+            return Err(ApiError::too_many_bytes(record.length));
         }
         file.write(&chunk).await?;
         if let Some(hasher) = hasher.as_mut() {
