@@ -7,6 +7,7 @@
 //! export. Every error type's `Display` is a sentence meant for the person who uploaded the data.
 
 mod analysis;
+mod biff;
 mod boundaries;
 mod budget;
 mod composite;

@@ -1,12 +1,14 @@
 //! The first worksheet of an XLSX or XLS workbook, read within a table budget: an XLSX package
 //! is unpacked within the budget first, and a worksheet's extent comes from the cells actually
-//! read, never from the size the file declares, before anything dense is built from it.
+//! read, never from the size the file declares, before anything dense is built from it. An XLS
+//! workbook is measured record by record before its reader opens it (see [`biff`]).
 
 use std::fmt;
 use std::io::{Cursor, Write};
 
 use calamine::{Data, DataRef, Reader};
 
+use crate::biff;
 use crate::budget::{BudgetExceeded, TableBudget};
 use crate::table::{TableError, TableFormat};
 use crate::unzip::{Unzip, UnzipError};
@@ -19,29 +21,10 @@ pub(crate) fn first_sheet(bytes: &[u8], format: TableFormat, budget: &TableBudge
     match format {
         TableFormat::Xlsx => first_xlsx_sheet(bytes, budget),
         _ => {
-            let sheet = calamine::Xls::new(Cursor::new(bytes)).map_err(workbook_error)?.worksheet_range_at(0).transpose().map_err(workbook_error)?;
-            // The XLS reader builds every worksheet whole as it opens the workbook, so its
-            // extent can only be checked once it is built.
-            if let Some(range) = &sheet {
-                check_built_sheet(range, budget)?;
-            }
-            Ok(sheet)
+            biff::check_workbook(bytes, budget)?;
+            calamine::Xls::new(Cursor::new(bytes)).map_err(workbook_error)?.worksheet_range_at(0).transpose().map_err(workbook_error)
         }
     }
-}
-
-fn check_built_sheet(range: &calamine::Range<Data>, budget: &TableBudget) -> Result<(), TableError> {
-    budget.check_columns(range.width())?;
-    budget.check_rows(range.height().saturating_sub(1), range.width())?;
-    let mut text_bytes = 0u64;
-    for (_, _, cell) in range.used_cells() {
-        if let Data::String(text) | Data::DateTimeIso(text) | Data::DurationIso(text) = cell {
-            budget.check_cell(text)?;
-            text_bytes += text.len() as u64;
-            BudgetExceeded::check("decompressed_bytes", text_bytes, budget.decompressed_bytes)?;
-        }
-    }
-    Ok(())
 }
 
 fn workbook_error(e: impl fmt::Display) -> TableError {
