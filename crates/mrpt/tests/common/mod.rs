@@ -78,8 +78,35 @@ impl TestServer {
         Self::spawn(args, &[], data_dir.to_path_buf(), None).await
     }
 
+    /// A server started by `launcher` (a program that runs the command it is
+    /// given in its own place, such as `prlimit --as=N`).
+    pub async fn start_under(launcher: &[&str], args: &[&str]) -> Self {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let data_dir = temp.path().join("data");
+        Self::spawn_under(launcher, args, &[], data_dir, Some(temp)).await
+    }
+
     async fn spawn(args: &[&str], env: &[(&str, String)], data_dir: PathBuf, temp: Option<tempfile::TempDir>) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mrpt"))
+        Self::spawn_under(&[], args, env, data_dir, temp).await
+    }
+
+    async fn spawn_under(
+        launcher: &[&str],
+        args: &[&str],
+        env: &[(&str, String)],
+        data_dir: PathBuf,
+        temp: Option<tempfile::TempDir>,
+    ) -> Self {
+        let binary = env!("CARGO_BIN_EXE_mrpt");
+        let mut command = match launcher.split_first() {
+            Some((program, options)) => {
+                let mut command = Command::new(program);
+                command.args(options).arg(binary);
+                command
+            }
+            None => Command::new(binary),
+        };
+        let mut child = command
             .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
             .arg(&data_dir)
             .args(args)
@@ -154,6 +181,15 @@ impl TestServer {
 impl TestServer {
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The process ids of the server's workers (the supervisor's children).
+    pub fn worker_pids(&self) -> Vec<u32> {
+        let pid = self.pid();
+        let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        let mut pids: Vec<u32> = children.split_whitespace().filter_map(|p| p.parse().ok()).collect();
+        pids.sort_unstable();
+        pids
     }
 
     /// Sends SIGTERM and waits for the exit status (at most `patience`).
