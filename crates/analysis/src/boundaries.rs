@@ -14,15 +14,16 @@ pub type Ring = Vec<[f64; 2]>;
 pub type Polygon = Vec<Ring>;
 
 /// One boundary feature: the ward it names and its polygons.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Feature {
     pub name: Option<String>,
     pub code: Option<String>,
     pub polygons: Vec<Polygon>,
 }
 
-/// The ward boundaries uploaded with a table.
-#[derive(Clone, Debug, PartialEq)]
+/// The ward boundaries uploaded with a table. They serialise only into [`crate::compact`]'s
+/// stored form.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Boundaries {
     features: Vec<Feature>,
 }

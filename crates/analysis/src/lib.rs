@@ -10,6 +10,7 @@ mod analysis;
 mod biff;
 mod boundaries;
 mod budget;
+pub mod compact;
 mod composite;
 pub mod export;
 mod impute;

@@ -91,7 +91,7 @@ pub struct Column {
     values: Values,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 enum Values {
     /// NaN marks a missing cell: present values are always finite, so it cannot be confused.
     Numeric(Vec<f64>),
@@ -591,6 +591,66 @@ pub(crate) fn data_raw(d: &Data) -> Raw<'_> {
         Data::Bool(false) => Raw::Str("FALSE"),
         Data::DateTime(dt) => Raw::Num(dt.as_f64()),
         Data::Error(_) | Data::Empty => Raw::Missing,
+    }
+}
+
+/// A checked table as [`crate::compact`] stores it: every column with its values.
+#[derive(Serialize, serde::Deserialize)]
+pub(crate) struct StoredTable<'t> {
+    columns: Vec<StoredColumn<'t>>,
+    rows: usize,
+    ward_column: usize,
+    ward_code_column: Option<usize>,
+}
+
+#[derive(Serialize, serde::Deserialize)]
+struct StoredColumn<'t> {
+    name: Cow<'t, str>,
+    kind: ColumnKind,
+    missing: usize,
+    values: Cow<'t, Values>,
+}
+
+impl WardTable {
+    pub(crate) fn stored(&self) -> StoredTable<'_> {
+        StoredTable {
+            columns: self
+                .columns
+                .iter()
+                .map(|c| StoredColumn { name: Cow::Borrowed(&c.name), kind: c.kind, missing: c.missing, values: Cow::Borrowed(&c.values) })
+                .collect(),
+            rows: self.rows,
+            ward_column: self.ward_column,
+            ward_code_column: self.ward_code_column,
+        }
+    }
+
+    /// The table back from its stored form; `None` when the form does not hold together, so
+    /// that no later access can index out of it.
+    pub(crate) fn from_stored(stored: StoredTable<'_>) -> Option<WardTable> {
+        let rows = stored.rows;
+        let columns = stored
+            .columns
+            .into_iter()
+            .map(|c| {
+                let values = c.values.into_owned();
+                let whole = match &values {
+                    Values::Numeric(v) => v.len() == rows,
+                    Values::Text { buf, spans } => {
+                        spans.len() == rows
+                            && spans.iter().flatten().all(|&(start, end)| start <= end && buf.get(start..end).is_some())
+                    }
+                };
+                whole.then(|| Column { name: c.name.into_owned(), kind: c.kind, missing: c.missing, values })
+            })
+            .collect::<Option<Vec<Column>>>()?;
+        let in_range = |c: usize| c < columns.len();
+        (in_range(stored.ward_column) && stored.ward_code_column.is_none_or(in_range)).then_some(WardTable {
+            columns,
+            rows,
+            ward_column: stored.ward_column,
+            ward_code_column: stored.ward_code_column,
+        })
     }
 }
 

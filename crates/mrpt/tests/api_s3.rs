@@ -56,8 +56,10 @@ async fn uploads_round_trip_through_the_bucket() {
 
     let user = client.get("/api/session").await.json()["user"]["id"].as_str().unwrap().to_owned();
     let segment = |id: &str| mrpt::store::files::segment(&uuid::Uuid::parse_str(id).unwrap());
-    let mut expected: Vec<String> =
-        ids.iter().map(|id| format!("{PREFIX}/users/{}/datasets/{}/table", segment(&user), segment(id))).collect();
+    let mut expected: Vec<String> = ids
+        .iter()
+        .flat_map(|id| ["table", "table.parsed"].map(|file| format!("{PREFIX}/users/{}/datasets/{}/{file}", segment(&user), segment(id))))
+        .collect();
     expected.sort();
     let mut stored = bucket.everything_stored().await;
     stored.sort();
@@ -105,7 +107,7 @@ async fn uploads_cut_off_or_refused_leave_no_object() {
 
     client.upload("tiny.csv", tiny_csv()).await.expect(201, "");
     assert_eq!(client.dataset_ids().await.len(), 1, "only the good upload is a dataset");
-    assert_eq!(bucket.everything_stored().await.len(), 1, "only the good upload is in the bucket");
+    assert_eq!(bucket.everything_stored().await.len(), 2, "only the good upload (file and compact form) is in the bucket");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,7 +134,7 @@ async fn a_bucket_outage_answers_503_and_passes_by_itself() {
     file.expect(200, "");
     assert_eq!(file.body, tiny_csv());
     client.upload("again.csv", tiny_csv()).await.expect(201, "");
-    assert_eq!(bucket.everything_stored().await.len(), 2);
+    assert_eq!(bucket.everything_stored().await.len(), 4);
 }
 
 #[test]

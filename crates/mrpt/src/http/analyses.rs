@@ -17,7 +17,7 @@ use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
-use mrpt_analysis::{analyse, export, plan_itn, render, AnalysisError, AnalysisOutcome, BoundaryError, Boundaries, ItnError, ItnPlan, ItnRequest, AnalysisRequest, Method, WardTable};
+use mrpt_analysis::{analyse, compact, export, plan_itn, render, AnalysisError, AnalysisOutcome, BoundaryError, Boundaries, ItnError, ItnPlan, ItnRequest, AnalysisRequest, Method, WardTable};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -121,14 +121,24 @@ pub struct ItnRequestDoc {
     method: Option<String>,
 }
 
+/// The dataset's table: its compact form when the upload stored one (every upload since
+/// uploads keep it), else the original file read again within the budget.
 async fn load_table(app: &AppState, principal: &Principal, dataset: &DatasetRecord) -> Result<WardTable, ApiError> {
+    if let Some(table) = load_compact(app, &FileKey::dataset(principal, dataset.id, DatasetFile::ParsedTable), compact::decode_table).await? {
+        return Ok(table);
+    }
     let bytes = read_file(app, &FileKey::dataset(principal, dataset.id, DatasetFile::Table)).await?;
     Ok(parse_table(bytes, dataset.format, app.budgets.table()).await?.1)
 }
 
+/// The dataset's boundaries, from their compact form as [`load_table`] reads the table.
 async fn load_boundaries(app: &AppState, principal: &Principal, dataset: &DatasetRecord) -> Result<Option<Boundaries>, ApiError> {
     if !dataset.has_boundaries {
         return Ok(None);
+    }
+    let parsed = FileKey::dataset(principal, dataset.id, DatasetFile::ParsedBoundaries);
+    if let Some(boundaries) = load_compact(app, &parsed, compact::decode_boundaries).await? {
+        return Ok(Some(boundaries));
     }
     let bytes = read_file(app, &FileKey::dataset(principal, dataset.id, DatasetFile::Boundaries)).await?;
     let budget = app.budgets.boundaries();
@@ -142,6 +152,18 @@ async fn load_boundaries(app: &AppState, principal: &Principal, dataset: &Datase
             ApiError::Internal
         }
     })
+}
+
+/// A compact form decoded on the blocking pool; `None` when there is none or it cannot be
+/// read, so that the caller reads the original.
+async fn load_compact<T: Send + 'static>(
+    app: &AppState,
+    key: &FileKey,
+    decode: fn(&[u8]) -> Result<T, compact::CompactError>,
+) -> Result<Option<T>, ApiError> {
+    let Some(bytes) = app.files.read(key).await? else { return Ok(None) };
+    let decoded = tokio::task::spawn_blocking(move || decode(&bytes)).await.map_err(|_| ApiError::Internal)?;
+    Ok(decoded.inspect_err(|err| tracing::warn!(key = key.as_str(), error = %err, "reading the original upload instead")).ok())
 }
 
 async fn read_file(app: &AppState, key: &FileKey) -> Result<Bytes, ApiError> {

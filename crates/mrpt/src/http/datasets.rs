@@ -19,7 +19,7 @@ use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use mrpt_analysis::{read_table, BoundaryBudget, BudgetExceeded, BoundaryError, Boundaries, TableBudget, TableError, WardTable};
+use mrpt_analysis::{compact, read_table, BoundaryBudget, BudgetExceeded, BoundaryError, Boundaries, TableBudget, TableError, WardTable};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -247,9 +247,12 @@ async fn create_dataset(app: &AppState, session: &CurrentSession, received: Rece
     })?;
 
     let (table_bytes, table) = parse_table(table_part.spooled, format, app.budgets.table()).await?;
-    let boundaries = match boundaries_part.filter(|part| !part.spooled.is_empty()) {
-        Some(part) => Some(check_boundaries(part.spooled, app.budgets.boundaries()).await?),
-        None => None,
+    let (boundaries, parsed_boundaries) = match boundaries_part.filter(|part| !part.spooled.is_empty()) {
+        Some(part) => {
+            let (spooled, parsed) = check_boundaries(part.spooled, app.budgets.boundaries()).await?;
+            (Some(spooled), Some(parsed))
+        }
+        None => (None, None),
     };
 
     let principal = &session.principal;
@@ -267,26 +270,38 @@ async fn create_dataset(app: &AppState, session: &CurrentSession, received: Rece
             has_boundaries: boundaries.is_some(),
         },
     );
+    let compact = tokio::task::spawn_blocking(move || Compact {
+        table: compact::encode_table(&table),
+        boundaries: parsed_boundaries.as_ref().map(compact::encode_boundaries),
+    })
+    .await
+    .map_err(|_| ApiError::Internal)?;
     // The upload was received whole and checked. Storing it runs on its own
     // task, so that a client going away cannot cancel it between the files
     // and the record: it ends with both or, after a failure, with neither.
-    let stored = tokio::spawn(store_dataset(app.clone(), session.principal.clone(), record, table_bytes, boundaries));
+    let stored = tokio::spawn(store_dataset(app.clone(), session.principal.clone(), record, table_bytes, boundaries, compact));
     stored.await.map_err(|_| ApiError::Internal)?
 }
 
 /// Boundaries are parsed on the blocking pool: a large shapefile takes a while.
-async fn check_boundaries(spooled: Spooled, budget: BoundaryBudget) -> Result<Spooled, ApiError> {
+async fn check_boundaries(spooled: Spooled, budget: BoundaryBudget) -> Result<(Spooled, Boundaries), ApiError> {
     let (spooled, parsed) = tokio::task::spawn_blocking(move || {
-        let parsed = Boundaries::parse(spooled.as_ref(), &budget).map(drop);
+        let parsed = Boundaries::parse(spooled.as_ref(), &budget);
         (spooled, parsed)
     })
     .await
     .map_err(|_| ApiError::Internal)?;
-    parsed.map_err(|err| match err {
+    let parsed = parsed.map_err(|err| match err {
         BoundaryError::TooLarge(exceeded) => ApiError::PayloadTooLarge(exceeded),
         other => ApiError::InvalidFile { message: format!("The boundaries file could not be read: {other}"), line: None },
     })?;
-    Ok(spooled)
+    Ok((spooled, parsed))
+}
+
+/// What later requests read instead of the uploaded files.
+struct Compact {
+    table: Vec<u8>,
+    boundaries: Option<Vec<u8>>,
 }
 
 async fn store_dataset(
@@ -295,8 +310,9 @@ async fn store_dataset(
     record: DatasetRecord,
     table: Spooled,
     boundaries: Option<Spooled>,
+    compact: Compact,
 ) -> Result<DatasetRecord, ApiError> {
-    let stored = store_files_then_record(&app, &principal, &record, &table, boundaries.as_ref()).await;
+    let stored = store_files_then_record(&app, &principal, &record, &table, boundaries.as_ref(), &compact).await;
     if let Err(err) = stored {
         if let Err(cleanup) = app.files.delete_prefix(&FilePrefix::dataset(&principal, record.id)).await {
             tracing::error!(error = %cleanup.0, "could not remove the files of a failed upload");
@@ -312,10 +328,16 @@ async fn store_files_then_record(
     record: &DatasetRecord,
     table: &Spooled,
     boundaries: Option<&Spooled>,
+    compact: &Compact,
 ) -> Result<(), ApiError> {
-    write_file(app, &FileKey::dataset(principal, record.id, DatasetFile::Table), table.as_ref()).await?;
+    let key = |file| FileKey::dataset(principal, record.id, file);
+    write_file(app, &key(DatasetFile::Table), table.as_ref()).await?;
+    write_file(app, &key(DatasetFile::ParsedTable), &compact.table).await?;
     if let Some(boundaries) = boundaries {
-        write_file(app, &FileKey::dataset(principal, record.id, DatasetFile::Boundaries), boundaries.as_ref()).await?;
+        write_file(app, &key(DatasetFile::Boundaries), boundaries.as_ref()).await?;
+    }
+    if let Some(parsed) = &compact.boundaries {
+        write_file(app, &key(DatasetFile::ParsedBoundaries), parsed).await?;
     }
     // The record comes last: a dataset exists only once its files do.
     app.owned.insert(principal, record).await.map_err(|err| match err {

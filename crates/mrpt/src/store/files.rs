@@ -85,6 +85,10 @@ pub struct FilePrefix(String);
 pub enum DatasetFile {
     Table,
     Boundaries,
+    /// The checked table in its compact form (`mrpt_analysis::compact`).
+    ParsedTable,
+    /// The checked boundaries in their compact form.
+    ParsedBoundaries,
 }
 
 impl FileKey {
@@ -92,6 +96,8 @@ impl FileKey {
         let name = match file {
             DatasetFile::Table => "table",
             DatasetFile::Boundaries => "boundaries",
+            DatasetFile::ParsedTable => "table.parsed",
+            DatasetFile::ParsedBoundaries => "boundaries.parsed",
         };
         Self(format!("{}{name}", FilePrefix::dataset(principal, dataset).0))
     }
