@@ -6,6 +6,7 @@ use std::io::Cursor;
 use shapefile::dbase;
 
 use crate::budget::{BoundaryBudget, BudgetExceeded};
+use crate::feature_collection;
 use crate::table::{WardTable, WARD_CODE_COLUMN_NAMES, WARD_COLUMN_NAMES};
 use crate::unzip::{Unzip, UnzipError};
 
@@ -58,7 +59,7 @@ impl Boundaries {
         let features = if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
             read_zipped_shapefile(bytes, budget)?
         } else {
-            read_geojson(bytes)?
+            feature_collection::read(bytes, budget)?
         };
         if features.is_empty() {
             return Err(BoundaryError::NoFeatures);
@@ -172,179 +173,8 @@ pub(crate) fn row_neighbours(feature_of_row: &[Option<usize>], feature_neighbour
 }
 
 /// The first property whose key is one of `names` (case-insensitive), as text.
-fn property<K: AsRef<str>>(props: &[(K, Option<String>)], names: &[&str]) -> Option<String> {
+pub(crate) fn property<K: AsRef<str>>(props: &[(K, Option<String>)], names: &[&str]) -> Option<String> {
     names.iter().find_map(|n| props.iter().find(|(k, _)| k.as_ref().eq_ignore_ascii_case(n)).and_then(|(_, v)| v.clone()))
-}
-
-fn json_text(v: &serde_json::Value) -> Option<String> {
-    match v {
-        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-/// A GeoJSON FeatureCollection read straight into typed values: coordinates become plain
-/// points without a JSON tree of the whole file in between.
-#[derive(serde::Deserialize)]
-struct JsonCollection {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    features: Vec<JsonFeature>,
-}
-
-#[derive(serde::Deserialize)]
-struct JsonFeature {
-    #[serde(default)]
-    properties: Option<serde_json::Map<String, serde_json::Value>>,
-    #[serde(default)]
-    geometry: Option<JsonGeometry>,
-}
-
-#[derive(serde::Deserialize)]
-struct JsonGeometry {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    coordinates: Option<Nested>,
-}
-
-/// GeoJSON coordinates of any depth: a position (its x and y; further numbers are dropped)
-/// or a list of deeper coordinates.
-enum Nested {
-    Position([f64; 2]),
-    List(Vec<Nested>),
-}
-
-impl<'de> serde::Deserialize<'de> for Nested {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_seq(NestedVisitor)
-    }
-}
-
-/// One element of a coordinate list: a number of a position, or a deeper list.
-enum Element {
-    Number(f64),
-    Nested(Nested),
-}
-
-impl<'de> serde::Deserialize<'de> for Element {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(ElementVisitor)
-    }
-}
-
-struct NestedVisitor;
-
-impl<'de> serde::de::Visitor<'de> for NestedVisitor {
-    type Value = Nested;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a list of coordinates")
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Nested, A::Error> {
-        // A position's numbers are counted, not collected: only x and y are kept.
-        let (mut xy, mut numbers) = ([0.0; 2], 0usize);
-        let mut lists = Vec::new();
-        while let Some(element) = seq.next_element::<Element>()? {
-            match element {
-                Element::Number(x) if lists.is_empty() => {
-                    if let Some(slot) = xy.get_mut(numbers) {
-                        *slot = x;
-                    }
-                    numbers += 1;
-                }
-                Element::Nested(n) if numbers == 0 => lists.push(n),
-                _ => return Err(serde::de::Error::custom("a list mixes numbers and lists")),
-            }
-        }
-        match numbers {
-            0 => Ok(Nested::List(lists)),
-            1 => Err(serde::de::Error::custom("a position has a single number")),
-            _ => Ok(Nested::Position(xy)),
-        }
-    }
-}
-
-struct ElementVisitor;
-
-impl<'de> serde::de::Visitor<'de> for ElementVisitor {
-    type Value = Element;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a number or a list of coordinates")
-    }
-
-    fn visit_f64<E>(self, v: f64) -> Result<Element, E> {
-        Ok(Element::Number(v))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<Element, E> {
-        Ok(Element::Number(v as f64))
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<Element, E> {
-        Ok(Element::Number(v as f64))
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Element, A::Error> {
-        NestedVisitor.visit_seq(seq).map(Element::Nested)
-    }
-}
-
-impl Nested {
-    fn into_list(self) -> Vec<Nested> {
-        match self {
-            Nested::List(list) => list,
-            Nested::Position(_) => Vec::new(),
-        }
-    }
-
-    /// Rings of positions; anything that is not a position is left out.
-    fn into_polygon(self) -> Polygon {
-        self.into_list()
-            .into_iter()
-            .map(|ring| ring.into_list().into_iter().filter_map(|p| match p {
-                Nested::Position(point) => Some(point),
-                Nested::List(_) => None,
-            }).collect())
-            .collect()
-    }
-}
-
-fn read_geojson(bytes: &[u8]) -> Result<Vec<Feature>, BoundaryError> {
-    let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
-        .map_err(|_| BoundaryError::NotGeoJson("the file is not UTF-8 text".into()))?;
-    let collection: JsonCollection =
-        serde_json::from_str(text).map_err(|e| BoundaryError::NotGeoJson(e.to_string()))?;
-    if collection.kind != "FeatureCollection" {
-        return Err(BoundaryError::NotFeatureCollection);
-    }
-    collection
-        .features
-        .into_iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let props: Vec<(&str, Option<String>)> =
-                f.properties.iter().flatten().map(|(k, v)| (k.as_str(), json_text(v))).collect();
-            let polygons = match f.geometry {
-                None => Vec::new(),
-                Some(JsonGeometry { kind, coordinates }) => match (kind.as_str(), coordinates) {
-                    ("Polygon", Some(c)) => vec![c.into_polygon()],
-                    ("MultiPolygon", Some(c)) => c.into_list().into_iter().map(Nested::into_polygon).collect(),
-                    ("Polygon" | "MultiPolygon", None) => Vec::new(),
-                    _ => return Err(BoundaryError::NotPolygon { feature: i + 1, kind }),
-                },
-            };
-            Ok(Feature {
-                name: property(&props, &WARD_COLUMN_NAMES),
-                code: property(&props, &WARD_CODE_COLUMN_NAMES),
-                polygons,
-            })
-        })
-        .collect()
 }
 
 /// Unpacks the .shp, .shx and .dbf of the first shapefile in the archive, within the budget.

@@ -13,6 +13,7 @@ mod budget;
 pub mod compact;
 mod composite;
 pub mod export;
+mod feature_collection;
 mod impute;
 mod itn;
 mod normalise;
