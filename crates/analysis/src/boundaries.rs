@@ -69,12 +69,9 @@ impl Boundaries {
         Ok(boundaries)
     }
 
+    /// The readers count features and vertices as they read; how many features share a vertex
+    /// shows only once all are read.
     fn check(&self, budget: &BoundaryBudget) -> Result<(), BudgetExceeded> {
-        BudgetExceeded::check("features", self.features.len() as u64, budget.features)?;
-        let rings = || self.features.iter().flat_map(|f| f.polygons.iter().flatten());
-        let longest = rings().map(Vec::len).max().unwrap_or(0);
-        BudgetExceeded::check("ring_vertices", longest as u64, budget.ring_vertices)?;
-        BudgetExceeded::check("vertices", rings().map(Vec::len).sum::<usize>() as u64, budget.vertices)?;
         let crowded = self.shared_vertices().chunk_by(same_point).map(<[_]>::len).max().unwrap_or(0);
         BudgetExceeded::check("features_per_vertex", crowded as u64, budget.features_per_vertex)
     }
@@ -213,7 +210,7 @@ fn read_zipped_shapefile(bytes: &[u8], budget: &BoundaryBudget) -> Result<Vec<Fe
             Some((&files[&format!("{stem}.shp")], dbf, files.get(&format!("{stem}.shx"))))
         })
         .ok_or(BoundaryError::NoShapefile)?;
-    read_shapefile(shp, dbf, shx.map(Vec::as_slice))
+    read_shapefile(shp, dbf, shx.map(Vec::as_slice), budget)
 }
 
 impl From<UnzipError> for BoundaryError {
@@ -226,7 +223,9 @@ impl From<UnzipError> for BoundaryError {
     }
 }
 
-fn read_shapefile(shp: &[u8], dbf: &[u8], shx: Option<&[u8]>) -> Result<Vec<Feature>, BoundaryError> {
+/// Reads the shapes one by one, refusing them as soon as they pass the budget's features,
+/// vertices or ring vertices.
+fn read_shapefile(shp: &[u8], dbf: &[u8], shx: Option<&[u8]>, budget: &BoundaryBudget) -> Result<Vec<Feature>, BoundaryError> {
     let shp_error = |e: shapefile::Error| BoundaryError::Shapefile(e.to_string());
     let shapes = match shx {
         Some(shx) => shapefile::ShapeReader::with_shx(Cursor::new(shp), Cursor::new(shx)),
@@ -236,7 +235,9 @@ fn read_shapefile(shp: &[u8], dbf: &[u8], shx: Option<&[u8]>) -> Result<Vec<Feat
     let records = dbase::Reader::new(Cursor::new(dbf)).map_err(|e| BoundaryError::Shapefile(e.to_string()))?;
     let mut reader = shapefile::Reader::new(shapes, records);
     let mut features = Vec::new();
+    let mut vertices = 0u64;
     for (i, item) in reader.iter_shapes_and_records().enumerate() {
+        BudgetExceeded::check("features", i as u64 + 1, budget.features)?;
         let (shape, record) = item.map_err(shp_error)?;
         let polygons = match shape {
             shapefile::Shape::NullShape => Vec::new(),
@@ -245,6 +246,11 @@ fn read_shapefile(shp: &[u8], dbf: &[u8], shx: Option<&[u8]>) -> Result<Vec<Feat
             shapefile::Shape::PolygonZ(p) => shp_polygons(p.rings().iter().map(|r| r.points().iter().map(|q| [q.x, q.y]))),
             other => return Err(BoundaryError::NotPolygon { feature: i + 1, kind: other.shapetype().to_string() }),
         };
+        for ring in polygons.iter().flatten() {
+            BudgetExceeded::check("ring_vertices", ring.len() as u64, budget.ring_vertices)?;
+            vertices += ring.len() as u64;
+        }
+        BudgetExceeded::check("vertices", vertices, budget.vertices)?;
         let props: Vec<(String, Option<String>)> = record.into_iter().map(|(k, v)| (k, dbf_text(v))).collect();
         features.push(Feature {
             name: property(&props, &WARD_COLUMN_NAMES),
@@ -397,6 +403,22 @@ mod tests {
         assert_eq!(b.features()[1].name.as_deref(), Some("B"));
         assert_eq!(b.features()[1].code.as_deref(), Some("C1"));
         assert_eq!(b.queen_neighbours(), vec![vec![1], vec![0]]);
+    }
+
+    #[test]
+    fn shapefile_budgets_are_checked_shape_by_shape() {
+        let (shp, shx, dbf) = shapefile_parts();
+        let zip = zip_of(&[("w.shp", &shp), ("w.shx", &shx), ("w.dbf", &dbf)]);
+        let budget = BoundaryBudget { features: 2, vertices: 10, ring_vertices: 5, ..BoundaryBudget::default() };
+        assert_eq!(Boundaries::parse(&zip, &budget).unwrap().features().len(), 2);
+        for (tighter, limit) in [
+            (BoundaryBudget { features: 1, ..budget }, "features"),
+            (BoundaryBudget { vertices: 9, ..budget }, "vertices"),
+            (BoundaryBudget { ring_vertices: 4, ..budget }, "ring_vertices"),
+        ] {
+            let err = Boundaries::parse(&zip, &tighter).unwrap_err();
+            assert!(matches!(err, BoundaryError::TooLarge(BudgetExceeded { limit: l, .. }) if l == limit), "{limit}: {err:?}");
+        }
     }
 
     #[test]
