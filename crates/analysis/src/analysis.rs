@@ -119,6 +119,9 @@ pub fn analyse(
     if let Some(variables) = &request.variables {
         budget.check(variables.len(), table.row_count())?;
     }
+    if let Some(directions) = &request.directions {
+        BudgetExceeded::check("variables", directions.len() as u64, budget.variables)?;
+    }
     let method = request.method.unwrap_or_default();
     let inversion = request.inversion.unwrap_or_default();
     let imputation = request.imputation.unwrap_or(if boundaries.is_some() { Imputation::Spatial } else { Imputation::Mean });
@@ -355,5 +358,7 @@ mod tests {
         assert_eq!(analyse(&t, None, &all, &small).unwrap_err(), AnalysisError::TooLarge(BudgetExceeded { limit: "cells", max: 8 }));
         let named = AnalysisRequest { variables: Some(vec!["unknown".into(); 3]), ..AnalysisRequest::default() };
         assert_eq!(analyse(&t, None, &named, &few).unwrap_err(), AnalysisError::TooLarge(BudgetExceeded { limit: "variables", max: 2 }));
+        let directions: AnalysisRequest = serde_json::from_str(r#"{"variables": ["a", "b"], "directions": {"x": "inverse", "y": "inverse", "z": "inverse"}}"#).unwrap();
+        assert_eq!(analyse(&t, None, &directions, &few).unwrap_err(), AnalysisError::TooLarge(BudgetExceeded { limit: "variables", max: 2 }));
     }
 }
