@@ -155,7 +155,7 @@ pub fn analyse(
             ));
         }
         if imputation == Imputation::Spatial {
-            neighbours = Some(row_neighbours(&feature_of_row, &b.queen_neighbours()));
+            neighbours = Some(row_neighbours(&feature_of_row, &b.queen_neighbours(), budget.cells)?);
         }
     }
 
@@ -315,6 +315,21 @@ mod tests {
         let out = analyse(&t, None, &request(r#"{"method":"composite"}"#), &AnalysisBudget::default()).unwrap();
         assert_eq!(out.warnings.len(), 1);
         assert!(out.warnings[0].contains("complement"));
+    }
+
+    #[test]
+    fn neighbour_pairs_of_repeated_names_count_against_the_cells_budget() {
+        // Three rows share shape A and two shape B: 3 x 2 + 2 x 3 neighbour pairs.
+        let t = table("WardName,a,b\nA,1,2\nA,2,1\nA,3,3\nB,1,1\nB,2,2\n");
+        let square = |n: &str, x: f64| format!(
+            r#"{{"type":"Feature","properties":{{"WardName":"{n}"}},"geometry":{{"type":"Polygon","coordinates":[[[{x},0],[{a},0],[{a},1],[{x},0]]]}}}}"#,
+            a = x + 1.0
+        );
+        let b = Boundaries::parse(format!(r#"{{"type":"FeatureCollection","features":[{},{}]}}"#, square("A", 0.0), square("B", 1.0)).as_bytes(), &BoundaryBudget::default()).unwrap();
+        let spatial = request(r#"{"variables":["a","b"],"imputation":"spatial"}"#);
+        assert!(analyse(&t, Some(&b), &spatial, &AnalysisBudget { variables: 2, cells: 12 }).is_ok());
+        let err = analyse(&t, Some(&b), &spatial, &AnalysisBudget { variables: 2, cells: 11 }).unwrap_err();
+        assert_eq!(err, AnalysisError::TooLarge(BudgetExceeded { limit: "cells", max: 11 }));
     }
 
     #[test]

@@ -152,21 +152,30 @@ fn same_point(a: &(u64, u64, usize), b: &(u64, u64, usize)) -> bool {
     (a.0, a.1) == (b.0, b.1)
 }
 
-/// Queen neighbours of each table row, as table rows, given each row's feature.
-pub(crate) fn row_neighbours(feature_of_row: &[Option<usize>], feature_neighbours: &[Vec<usize>]) -> Vec<Vec<usize>> {
+/// Queen neighbours of each table row, as table rows, given each row's feature; refused when
+/// the lists would hold more than `max_pairs` entries in all. Rows that name one ward share its
+/// shape, so repeated names multiply the pairs whatever bounds the shapes.
+pub(crate) fn row_neighbours(
+    feature_of_row: &[Option<usize>],
+    feature_neighbours: &[Vec<usize>],
+    max_pairs: u64,
+) -> Result<Vec<Vec<usize>>, BudgetExceeded> {
     let mut rows_of_feature: HashMap<usize, Vec<usize>> = HashMap::new();
     for (row, f) in feature_of_row.iter().enumerate() {
         if let Some(f) = f {
             rows_of_feature.entry(*f).or_default().push(row);
         }
     }
-    feature_of_row
+    let rows_around = |f: usize| feature_neighbours[f].iter().filter_map(|n| rows_of_feature.get(n));
+    let pairs: u64 = feature_of_row.iter().flatten().map(|&f| rows_around(f).map(|rows| rows.len() as u64).sum::<u64>()).sum();
+    BudgetExceeded::check("cells", pairs, max_pairs)?;
+    Ok(feature_of_row
         .iter()
         .map(|f| match f {
-            Some(f) => feature_neighbours[*f].iter().filter_map(|n| rows_of_feature.get(n)).flatten().copied().collect(),
+            Some(f) => rows_around(*f).flatten().copied().collect(),
             None => Vec::new(),
         })
-        .collect()
+        .collect())
 }
 
 /// The first property whose key is one of `names` (case-insensitive), as text.
@@ -362,8 +371,9 @@ mod tests {
         assert_eq!(b.match_rows(&with_codes), [Some(2), None]);
         let names = read_table(b"Ward\n b \nQ\n", TableFormat::Csv, &TableBudget::default()).unwrap();
         assert_eq!(b.match_rows(&names), [Some(1), None]);
-        let rows = row_neighbours(&[Some(2), None, Some(1)], &b.queen_neighbours());
+        let rows = row_neighbours(&[Some(2), None, Some(1)], &b.queen_neighbours(), 2).unwrap();
         assert_eq!(rows, vec![vec![2], vec![], vec![0]]);
+        assert_eq!(row_neighbours(&[Some(2), None, Some(1)], &b.queen_neighbours(), 1), Err(BudgetExceeded { limit: "cells", max: 1 }));
     }
 
     fn shapefile_parts() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
