@@ -27,6 +27,8 @@ pub enum ApiError {
     TooManyAttempts { retry_after_secs: u64 },
     #[error("This username is taken. Please choose another.")]
     UsernameTaken,
+    #[error("This request came from another site and was refused. Use the mrpt page itself.")]
+    CrossSiteRefused,
     #[error("Registration is closed on this server. Ask your administrator for an account.")]
     RegistrationClosed,
     #[error("Not found.")]
@@ -81,7 +83,7 @@ impl ApiError {
         match self {
             Self::InvalidInput { .. } | Self::InvalidFile { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthenticated | Self::SessionExpired => StatusCode::UNAUTHORIZED,
-            Self::CsrfFailed | Self::RegistrationClosed => StatusCode::FORBIDDEN,
+            Self::CsrfFailed | Self::CrossSiteRefused | Self::RegistrationClosed => StatusCode::FORBIDDEN,
             Self::InvalidCredentials { status } => *status,
             Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UsernameTaken => StatusCode::CONFLICT,
@@ -109,6 +111,7 @@ impl ApiError {
             Self::InvalidCredentials { .. } => "invalid_credentials",
             Self::TooManyAttempts { .. } => "too_many_attempts",
             Self::UsernameTaken => "username_taken",
+            Self::CrossSiteRefused => "cross_site_refused",
             Self::RegistrationClosed => "registration_closed",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -163,6 +166,12 @@ pub struct ErrorBody {
     pub code: &'static str,
     pub message: String,
     pub extra: Map<String, Value>,
+}
+
+impl ErrorBody {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), extra: Map::new() }
+    }
 }
 
 impl IntoResponse for ApiError {

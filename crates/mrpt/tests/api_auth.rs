@@ -35,7 +35,7 @@ async fn register_validates_and_refuses_taken_names() {
     assert_eq!(missing.json()["error"]["field"], "password");
     let wrong_type = client.post("/api/auth/register", json!({"username": 5, "password": PASSWORD})).await;
     assert_eq!(wrong_type.json()["error"]["field"], "username");
-    let malformed = client.send(client.request(Method::POST, "/api/auth/register").body("{not json")).await;
+    let malformed = client.send(client.request(Method::POST, "/api/auth/register").header("content-type", "application/json").body("{not json")).await;
     malformed.expect(400, "invalid_input");
 }
 
@@ -120,6 +120,37 @@ async fn five_failures_lock_the_username_out() {
     client.login("musa").await;
     let other_process = TestServer::start_on(&server.data_dir, &[]).await;
     other_process.client().login_with("amina", PASSWORD).await.expect(429, "too_many_attempts");
+}
+
+#[tokio::test]
+async fn login_and_registration_from_another_site_are_refused() {
+    let server = TestServer::start().await;
+    let mut client = server.client();
+    client.register("amina").await;
+    let credentials = json!({"username": "amina", "password": PASSWORD});
+    // What a form on another site can send: text/plain, so no preflight.
+    let form = client
+        .request(Method::POST, "/api/auth/login")
+        .header("content-type", "text/plain")
+        .header("origin", "https://evil.example")
+        .body(credentials.to_string());
+    let refused = client.send(form).await;
+    assert!(refused.header("set-cookie").is_none());
+    assert!([403, 415].contains(&refused.status.as_u16()));
+    for (name, value) in [("origin", "https://evil.example"), ("origin", "null"), ("sec-fetch-site", "cross-site"), ("sec-fetch-site", "same-site")] {
+        for path in ["/api/auth/login", "/api/auth/register"] {
+            let body = json!({"username": "bola", "password": PASSWORD});
+            let request = client.request(Method::POST, path).header(name, value).json(&body);
+            let answer = client.send(request).await;
+            answer.expect(403, "cross_site_refused");
+            assert!(answer.header("set-cookie").is_none());
+        }
+    }
+    let own_origin = server.base.clone();
+    for (name, value) in [("origin", own_origin.as_str()), ("sec-fetch-site", "same-origin"), ("sec-fetch-site", "none")] {
+        let request = client.request(Method::POST, "/api/auth/login").header(name, value).json(&credentials);
+        client.send(request).await.expect(200, "");
+    }
 }
 
 #[tokio::test]

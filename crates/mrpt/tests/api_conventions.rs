@@ -112,3 +112,75 @@ async fn the_web_page_is_public_and_cacheable() {
     let revalidated = client.send(client.request(Method::GET, "/").header("If-None-Match", etag)).await;
     assert_eq!(revalidated.status, 304);
 }
+
+#[tokio::test]
+async fn json_routes_take_only_json() {
+    let server = TestServer::start().await;
+    let mut user = TestClient::signed_up(&server, "amina").await;
+    let body = json!({"username": "bola", "password": common::PASSWORD}).to_string();
+    for content_type in [None, Some("text/plain"), Some("application/x-www-form-urlencoded"), Some("application/jsonx")] {
+        let mut request = user.request(Method::POST, "/api/auth/register").body(body.clone());
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        user.send(request).await.expect(415, "unsupported_media_type");
+    }
+    let with_charset =
+        user.request(Method::POST, "/api/auth/register").header("content-type", "application/json; charset=utf-8");
+    user.send(with_charset.body(body)).await.expect(201, "");
+    let id = user.upload("t.csv", common::tiny_csv()).await.json()["id"].as_str().unwrap().to_owned();
+    let analyses = format!("/api/datasets/{id}/analyses");
+    let as_text = user.request(Method::POST, &analyses).header("content-type", "text/plain").body("{}");
+    user.send(as_text).await.expect(415, "unsupported_media_type");
+    // An analysis's options may be left out entirely.
+    user.send(user.request(Method::POST, &analyses)).await.expect(201, "");
+}
+
+#[tokio::test]
+async fn framework_rejections_are_the_api_error_body() {
+    let server = TestServer::start().await;
+    let mut user = TestClient::signed_up(&server, "amina").await;
+    let malformed = user
+        .request(Method::POST, "/api/datasets")
+        .header("content-type", "multipart/form-data; boundary=")
+        .body("--\r\nnot a form\r\n");
+    let answer = user.send(malformed).await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(answer.header("content-type").as_deref(), Some("application/json"));
+    assert_eq!(answer.json()["error"]["code"], "invalid_input");
+    let no_boundary = user.request(Method::POST, "/api/datasets").header("content-type", "multipart/form-data");
+    let answer = user.send(no_boundary.body("x")).await;
+    assert!(answer.status.is_client_error());
+    assert!(answer.json()["error"]["code"].is_string());
+    let bad_path = user.get("/api/datasets/%FF%FE").await;
+    bad_path.expect(404, "not_found");
+    assert_eq!(bad_path.header("content-type").as_deref(), Some("application/json"));
+}
+
+#[tokio::test]
+async fn random_methods_add_no_metric_series() {
+    let server = TestServer::start().await;
+    let mut client = server.client();
+    let series = |answer: common::Answer| {
+        String::from_utf8(answer.body).unwrap().lines().filter(|line| !line.is_empty() && !line.starts_with('#')).map(str::to_owned).collect::<Vec<_>>()
+    };
+    let flood = async |client: &mut TestClient, round: usize| {
+        for n in 0..40 {
+            let method = Method::from_bytes(format!("FLOOD{round}X{n}{}", "X".repeat(n * 20)).as_bytes()).unwrap();
+            for path in ["/api/session", &format!("/unknown/{round}/{n}")] {
+                let answer = client.send(client.request(method.clone(), path)).await;
+                assert!(answer.json()["error"]["code"].is_string());
+            }
+        }
+    };
+    // The first round may add the shared `other` and `unmatched` series (and
+    // a scrape its own); later ones add nothing.
+    flood(&mut client, 0).await;
+    client.get("/metrics").await;
+    let before = series(client.get("/metrics").await);
+    flood(&mut client, 1).await;
+    let after = series(client.get("/metrics").await);
+    assert!(after.iter().all(|line| !line.contains("FLOOD") && !line.contains("/unknown/")), "a method or path became a label");
+    let names = |lines: &[String]| lines.iter().map(|line| line.rsplit_once(' ').unwrap().0.to_owned()).collect::<std::collections::BTreeSet<_>>();
+    assert_eq!(names(&before), names(&after), "the flood added series");
+}

@@ -1,6 +1,7 @@
 //! Accounts and login: register, login, logout, password change and
 //! account deletion (API.md, Sessions and authentication).
 
+use super::cross_site::SameOrigin;
 use super::extract::{request_context, session_cookie, ApiJson, CurrentSession, CSRF_HEADER};
 use super::views::{ErrorResponse, SessionEnvelope, User};
 use super::AppState;
@@ -51,10 +52,12 @@ pub struct UserEnvelope {
     responses(
         (status = 201, description = "Account created", body = UserEnvelope),
         (status = 400, description = "invalid_input", body = ErrorResponse),
-        (status = 403, description = "registration_closed", body = ErrorResponse),
-        (status = 409, description = "username_taken", body = ErrorResponse)))]
+        (status = 403, description = "registration_closed or cross_site_refused", body = ErrorResponse),
+        (status = 409, description = "username_taken", body = ErrorResponse),
+        (status = 415, description = "unsupported_media_type", body = ErrorResponse)))]
 async fn register(
     State(app): State<AppState>,
+    _: SameOrigin,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<(StatusCode, Json<UserEnvelope>), ApiError> {
     if app.registration == Registration::Closed {
@@ -77,8 +80,15 @@ async fn register(
         (status = 200, description = "Logged in; the session cookie is set", body = SessionEnvelope),
         (status = 400, description = "invalid_input", body = ErrorResponse),
         (status = 401, description = "invalid_credentials", body = ErrorResponse),
+        (status = 403, description = "cross_site_refused", body = ErrorResponse),
+        (status = 415, description = "unsupported_media_type", body = ErrorResponse),
         (status = 429, description = "too_many_attempts, with Retry-After", body = ErrorResponse)))]
-async fn login(State(app): State<AppState>, parts: Parts, ApiJson(body): ApiJson<Credentials>) -> Result<Response, ApiError> {
+async fn login(
+    State(app): State<AppState>,
+    _: SameOrigin,
+    parts: Parts,
+    ApiJson(body): ApiJson<Credentials>,
+) -> Result<Response, ApiError> {
     let context = request_context(&parts);
     let invalid = ApiError::InvalidCredentials { status: StatusCode::UNAUTHORIZED };
     let Ok(username) = Username::parse(&body.username) else {

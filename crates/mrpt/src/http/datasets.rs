@@ -1,7 +1,7 @@
 //! Dataset routes: upload, list, show with preview, download, delete
 //! (API.md, Datasets). Every lookup goes through the owner-scoped store.
 
-use super::extract::{ApiJson, CurrentSession, PathId, SessionAnd};
+use super::extract::{is_json, ApiJson, CurrentSession, PathId, SessionAnd};
 use super::spool::Spooled;
 use super::uploads;
 use super::views::ErrorResponse;
@@ -16,7 +16,7 @@ use crate::store::StoreError;
 use axum::body::Body;
 use axum::extract::multipart::{Field, MultipartError};
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use mrpt_analysis::{compact, read_table, BoundaryBudget, BudgetExceeded, BoundaryError, Boundaries, TableBudget, TableError, WardTable};
@@ -154,11 +154,6 @@ async fn upload_dataset(State(app): State<AppState>, session: CurrentSession, re
         uploads::remove(&app, &session.principal, upload).await?;
     }
     Ok((StatusCode::CREATED, Json(DatasetView::of(record, false))).into_response())
-}
-
-fn is_json(headers: &HeaderMap) -> bool {
-    let media_type = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or_default();
-    media_type.split(';').next().unwrap_or_default().trim().eq_ignore_ascii_case("application/json")
 }
 
 /// Receives the parts of a multipart upload form into the spool.

@@ -1,5 +1,5 @@
 //! Extractors: the session (the only source of identity, DESIGN.md rule 2),
-//! JSON bodies with field-naming errors, and ids in paths.
+//! JSON bodies (only when sent as JSON) with field-naming errors, and ids in paths.
 
 use super::middleware::RequestContext;
 use super::AppState;
@@ -137,6 +137,11 @@ impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, app: &AppState) -> Result<Self, ApiError> {
+        let no_body = !request.headers().contains_key(header::CONTENT_TYPE)
+            && request.headers().get(header::CONTENT_LENGTH).is_none_or(|length| length == "0");
+        if no_body {
+            return Ok(Self(T::default()));
+        }
         let bytes = json_body(request, app).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(T::default()));
@@ -158,8 +163,20 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     }
 }
 
-/// A JSON body, refused with 413 as soon as it passes its budget, whatever length it declares.
+/// Whether the request says its body is JSON (`application/json`, with or
+/// without parameters such as `charset`).
+pub fn is_json(headers: &HeaderMap) -> bool {
+    let media_type = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or_default();
+    media_type.split(';').next().unwrap_or_default().trim().eq_ignore_ascii_case("application/json")
+}
+
+/// A JSON body, refused with 415 unless it is sent as JSON (a cross-site
+/// form can only send `text/plain`, form or multipart bodies), and with 413
+/// as soon as it passes its budget, whatever length it declares.
 async fn json_body(request: Request, app: &AppState) -> Result<Bytes, ApiError> {
+    if !is_json(request.headers()) {
+        return Err(ApiError::UnsupportedMediaType("This call takes a JSON body: send it with Content-Type: application/json.".into()));
+    }
     let max = app.budgets.max_json_body;
     let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|length| length > max) {

@@ -1,13 +1,13 @@
 //! Middleware every request passes: the request id, the error body, the
-//! headers that keep personal answers out of shared caches, metrics and
-//! the one log line per request.
+//! headers that keep personal answers out of shared caches, metrics whose
+//! labels come from fixed sets, and the one log line per request.
 
 use super::AppState;
 use crate::domain::SessionId;
 use crate::error::{ApiError, ErrorBody};
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, HeaderName, HeaderValue, Response};
+use axum::http::{header, HeaderName, HeaderValue, Method, Response, StatusCode};
 use axum::middleware::Next;
 use axum::response::IntoResponse;
 use std::sync::{Arc, OnceLock};
@@ -54,7 +54,8 @@ pub async fn request_context(State(app): State<AppState>, mut request: Request, 
 
     let mut response = next.run(request).await;
 
-    if let Some(error) = response.extensions_mut().remove::<ErrorBody>() {
+    let error = response.extensions_mut().remove::<ErrorBody>().or_else(|| framework_error(&response));
+    if let Some(error) = error {
         write_error_body(&mut response, error, &context.request_id);
     }
     let is_static = response.extensions().get::<StaticAsset>().is_some();
@@ -80,12 +81,12 @@ pub async fn request_context(State(app): State<AppState>, mut request: Request, 
     let status = response.status().as_u16();
     let route = context.route.get().map_or("unmatched", String::as_str);
     let elapsed = started.elapsed();
-    metrics::counter!("mrpt_http_requests_total", "route" => route.to_owned(), "method" => method.to_string(), "status" => status.to_string()).increment(1);
+    metrics::counter!("mrpt_http_requests_total", "route" => route.to_owned(), "method" => method_label(&method), "status" => status.to_string()).increment(1);
     metrics::histogram!("mrpt_http_request_duration_seconds", "route" => route.to_owned()).record(elapsed.as_secs_f64());
     tracing::info!(
         request_id = %context.request_id,
         worker = std::process::id(),
-        method = %method,
+        method = method_label(&method),
         route,
         status,
         latency_ms = elapsed.as_secs_f64() * 1000.0,
@@ -93,6 +94,43 @@ pub async fn request_context(State(app): State<AppState>, mut request: Request, 
         "request"
     );
     response
+}
+
+/// The metric label of a method: any method is a valid request line, so
+/// only a fixed set is named and the rest share one series.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// An error answered by the framework rather than by [`ApiError`] (a
+/// rejection of a layer or extractor): given the API's error body too, so a
+/// client never has to read plain text.
+fn framework_error(response: &Response<Body>) -> Option<ErrorBody> {
+    let status = response.status();
+    let is_json = response.headers().get(header::CONTENT_TYPE).is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return None;
+    }
+    let error = match status {
+        StatusCode::NOT_FOUND => ApiError::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => return Some(ErrorBody::new("payload_too_large", "The request body is too large.")),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ApiError::UnsupportedMediaType("The request body's Content-Type is not accepted here.".into())
+        }
+        status if status.is_client_error() => ApiError::invalid_input("request", "The request could not be read."),
+        _ => ApiError::Internal,
+    };
+    Some(ErrorBody::new(error.code(), error.to_string()))
 }
 
 fn write_error_body(response: &mut Response<Body>, error: ErrorBody, request_id: &str) {

@@ -3,6 +3,7 @@
 
 mod analyses;
 mod auth;
+mod cross_site;
 mod datasets;
 mod extract;
 mod middleware;
@@ -41,6 +42,8 @@ pub struct Shared {
     pub security: SecurityLog,
     pub passwords: PasswordHasherService,
     pub cookie: CookiePolicy,
+    /// `scheme://host[:port]` of the configured public URL.
+    pub public_origin: Option<String>,
     pub sessions: SessionPolicy,
     pub max_upload: u64,
     pub budgets: crate::budgets::Budgets,
@@ -117,6 +120,7 @@ impl AppState {
             security,
             passwords: PasswordHasherService::new(),
             cookie: CookiePolicy::new(config.secure_cookies()),
+            public_origin: config.public_url.as_deref().and_then(cross_site::origin_of),
             sessions: SessionPolicy { idle: config.session_idle, absolute: config.session_absolute },
             max_upload: config.max_upload,
             budgets: config.budgets.clone(),
