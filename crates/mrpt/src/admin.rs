@@ -10,6 +10,7 @@ use crate::security::{EventKind, EventSubject, SecurityLog};
 use crate::store::files::FilePrefix;
 use crate::store::owned::OwnedRecords;
 use crate::store::{Stores, UserRecord};
+use crate::sweep::Sweeper;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use std::collections::HashMap;
@@ -51,6 +52,17 @@ enum AdminCommand {
         #[arg(long, value_parser = parse_duration)]
         older_than: Duration,
     },
+    /// Removes what crashes, store timeouts and abandoned uploads left:
+    /// unfinished files, files no record stands for, records whose files are
+    /// gone, expired resumable uploads and long-ended sessions.
+    Sweep {
+        /// Only print what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+        /// Files without a record are removed only once this old.
+        #[arg(long, default_value = "1h", value_parser = crate::sweep::parse_duration_or_zero)]
+        grace: Duration,
+    },
     /// Security events, oldest first.
     Events {
         /// How far back (e.g. `24h`, `7d`) or since when (RFC 3339 time).
@@ -81,6 +93,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::RevokeUser { name } => admin.revoke_user(&name).await,
         AdminCommand::ResetSessions { yes } => admin.reset_sessions(yes).await,
         AdminCommand::Purge { older_than } => admin.purge(older_than).await,
+        AdminCommand::Sweep { dry_run, grace } => admin.sweep(dry_run, grace).await,
         AdminCommand::Events { since } => admin.events(since).await,
     }
 }
@@ -184,6 +197,23 @@ impl Admin {
         }
         print_table(&["USERNAME", "DATASET", "UPLOADED", "NAME"], &rows);
         println!("removed {} dataset(s) uploaded before {}", rows.len(), cutoff.rfc3339());
+        Ok(())
+    }
+
+    async fn sweep(&self, dry_run: bool, grace: Duration) -> anyhow::Result<()> {
+        let sweeper = Sweeper { stores: &self.stores, owned: &self.owned, security: &self.security, grace };
+        let report = sweeper.sweep(dry_run).await?;
+        let found = [
+            ("unfinished file", &report.unfinished_files),
+            ("file without a record", &report.orphan_files),
+            ("record without its files", &report.records_without_files),
+            ("expired upload", &report.expired_uploads),
+        ];
+        let rows: Vec<Vec<String>> =
+            found.iter().flat_map(|(what, items)| items.iter().map(|item| vec![what.to_string(), item.clone()])).collect();
+        print_table(&["FOUND", "WHAT"], &rows);
+        let verb = if dry_run { "would remove" } else { "removed" };
+        println!("{verb} {} item(s); ended sessions removed: {}", rows.len(), report.ended_sessions);
         Ok(())
     }
 

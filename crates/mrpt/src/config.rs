@@ -46,6 +46,10 @@ pub struct ServeConfig {
     #[serde(flatten)]
     pub budgets: crate::budgets::Budgets,
 
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub sweep: crate::sweep::SweepConfig,
+
     /// Whether anyone may register an account.
     #[arg(long, env = "MRPT_REGISTRATION", value_enum, default_value_t = Registration::Open)]
     pub registration: Registration,

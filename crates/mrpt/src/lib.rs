@@ -18,6 +18,7 @@ pub mod security;
 pub mod serve;
 pub mod store;
 pub mod supervisor;
+pub mod sweep;
 pub mod token;
 pub mod tus;
 pub mod uploads;

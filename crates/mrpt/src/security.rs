@@ -26,6 +26,8 @@ pub enum EventKind {
     SessionsReset,
     PasswordChanged,
     AccountDeleted,
+    /// A record whose files were gone, found and removed by the sweeper.
+    RecordWithoutFiles,
 }
 
 impl EventKind {
@@ -40,6 +42,7 @@ impl EventKind {
             Self::SessionsReset => "sessions_reset",
             Self::PasswordChanged => "password_changed",
             Self::AccountDeleted => "account_deleted",
+            Self::RecordWithoutFiles => "record_without_files",
         }
     }
 }

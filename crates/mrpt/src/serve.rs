@@ -16,7 +16,10 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     }
     let metrics = crate::metrics::install(&config)?;
 
-    let app = AppState::new(&config, Stores::open(&config.stores).await?, metrics)?;
+    let stores = Stores::open(&config.stores).await?;
+    let app = AppState::new(&config, stores.clone(), metrics)?;
+    let holder = format!("{}/{}", config.instance_name(), std::process::id());
+    tokio::spawn(crate::sweep::run_periodically(stores, app.owned.clone(), app.security.clone(), config.sweep.clone(), holder));
 
     let listener = listen(&config).await?;
     if config.worker_bind.is_some() {

@@ -112,3 +112,76 @@ async fn admin_refuses_a_store_that_does_not_answer() {
     assert!(!ok);
     assert!(stderr.contains(&format!("cannot reach Redis at redis://127.0.0.1:{port}")), "{stderr}");
 }
+
+/// Every stored file whose path ends with `suffix`.
+fn stored_ending(server: &TestServer, suffix: &str) -> Vec<std::path::PathBuf> {
+    server.stored_files().into_iter().filter(|f| f.to_string_lossy().ends_with(suffix)).collect()
+}
+
+/// The sweep on one store: what crashes and timeouts leave is found by a dry
+/// run, removed by a sweep, and a second sweep finds nothing; what users
+/// still have is untouched, and fresh files wait out the grace period.
+async fn the_sweep_repairs(server: &TestServer, store: &[&str]) {
+    let mut amina = TestClient::signed_up(server, "amina").await;
+    let kept = amina.upload("kept.csv", tiny_csv()).await.json()["id"].as_str().unwrap().to_owned();
+    let analysis = amina.post(&format!("/api/datasets/{kept}/analyses"), serde_json::json!({})).await.json()["id"].as_str().unwrap().to_owned();
+    let plan = amina.post(&format!("/api/analyses/{analysis}/itn"), serde_json::json!({"total_nets": 100})).await.json()["id"].as_str().unwrap().to_owned();
+    let sweep = |extra: &[&str]| admin_ok(store, &[&["sweep"], extra].concat());
+    assert!(sweep(&["--dry-run", "--grace", "0"]).contains("would remove 0 item(s)"));
+
+    // A resumable upload with one piece received, left to expire (1 s).
+    let upload = amina.request(reqwest::Method::POST, "/api/uploads/").header("Tus-Resumable", "1.0.0")
+        .header("Upload-Length", "100").header("Upload-Metadata", "filename YS5jc3Y=");
+    let location = amina.send(upload).await.header("location").expect("an upload");
+    let piece = amina.request(reqwest::Method::PATCH, &location).header("Tus-Resumable", "1.0.0")
+        .header("Upload-Offset", "0").header("Content-Type", "application/offset+octet-stream").body(vec![b'x'; 10]);
+    amina.send(piece).await.expect(204, "");
+    // A killed writer's unfinished file, and a result whose insert never came.
+    let files = server.data_dir.join("files");
+    std::fs::write(files.join(".partial/killed.part"), b"half").unwrap();
+    let stray = files.join("users/AAAAAAAAAAAAAAAAAAAAAA/datasets/BBBBBBBBBBBBBBBBBBBBBB/table");
+    std::fs::create_dir_all(stray.parent().unwrap()).unwrap();
+    std::fs::write(&stray, b"ward\n").unwrap();
+    // An analysis whose result file was lost.
+    for result in stored_ending(server, "result.json") {
+        std::fs::remove_file(result).unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    let dry = sweep(&["--dry-run", "--grace", "0"]);
+    for found in ["unfinished file", "file without a record", "record without its files", "expired upload", &analysis] {
+        assert!(dry.contains(found), "{found} in\n{dry}");
+    }
+    assert!(stray.exists(), "a dry run removes nothing");
+    let swept = sweep(&[]);
+    assert!(swept.contains("removed 2 item(s)"), "the expired upload and the broken analysis: {swept}");
+    assert!(stray.exists() && files.join(".partial/killed.part").exists(), "fresh files wait out the grace period");
+    let swept = sweep(&["--grace", "0"]);
+    assert!(swept.contains("removed 2 item(s)"), "{swept}");
+    assert!(sweep(&["--dry-run", "--grace", "0"]).contains("would remove 0 item(s)"), "nothing is left to do");
+    assert!(!stray.exists() && !files.join(".partial/killed.part").exists());
+    assert!(stored_ending(server, "table").len() == 1, "the dataset's own files stay");
+    amina.get(&format!("/api/datasets/{kept}/file")).await.expect(200, "");
+    amina.get(&format!("/api/analyses/{analysis}")).await.expect(404, "not_found");
+    amina.get(&format!("/api/itn/{plan}")).await.expect(404, "not_found");
+    let head = amina.request(reqwest::Method::HEAD, &location).header("Tus-Resumable", "1.0.0");
+    assert_eq!(amina.send(head).await.status.as_u16(), 404);
+    let events = admin_ok(store, &["events", "--since", "1h"]);
+    assert!(events.contains("record_without_files"), "{events}");
+}
+
+#[tokio::test]
+async fn the_sweep_on_sqlite() {
+    let server = TestServer::start_with(&["--upload-expiry", "1s"]).await;
+    let data_dir = server.data_dir.to_str().unwrap().to_owned();
+    the_sweep_repairs(&server, &["--data-dir", &data_dir]).await;
+}
+
+#[tokio::test]
+async fn the_sweep_on_redis() {
+    let temp = tempfile::tempdir().unwrap();
+    let redis = redis_servers::RedisServer::start(temp.path());
+    let server = TestServer::start_with(&["--store", &redis.url(), "--upload-expiry", "1s"]).await;
+    let data_dir = server.data_dir.to_str().unwrap().to_owned();
+    the_sweep_repairs(&server, &["--data-dir", &data_dir, "--store", &redis.url()]).await;
+}

@@ -1,6 +1,7 @@
 //! Analysis and bed-net plan routes (API.md, Analyses and Bed-net plans):
 //! run, list, show, export, map, chart and delete, all owner-scoped.
 
+use super::commit::{insert_after_files, Written};
 use super::datasets::{attachment, find_dataset, parse_table, write_file};
 use super::extract::{ApiJson, CurrentSession, OptionalJson, PathId};
 use super::views::ErrorResponse;
@@ -11,7 +12,6 @@ use crate::domain::{AnalysisId, PlanId};
 use crate::error::ApiError;
 use crate::principal::Principal;
 use crate::store::files::{DatasetFile, FileKey, FilePrefix};
-use crate::store::StoreError;
 use axum::extract::State;
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -208,16 +208,7 @@ async fn store_result<R: crate::store::owned::OwnedRecord>(
 ) -> Result<(), ApiError> {
     let bytes = serde_json::to_vec(result).map_err(|_| ApiError::Internal)?;
     write_file(app, key, &bytes).await?;
-    let inserted = app.owned.insert(principal, record).await;
-    if inserted.is_err() {
-        if let Err(err) = app.files.delete(key).await {
-            tracing::error!(error = %err.0, "could not remove the result of a failed insert");
-        }
-    }
-    inserted.map_err(|err| match err {
-        StoreError::SessionEnded => ApiError::Unauthenticated,
-        other => other.into(),
-    })
+    insert_after_files(app, principal, record, Written::File(key)).await
 }
 
 fn analysis_error(err: AnalysisError) -> ApiError {

@@ -1,6 +1,7 @@
 //! Dataset routes: upload, list, show with preview, download, delete
 //! (API.md, Datasets). Every lookup goes through the owner-scoped store.
 
+use super::commit::{insert_after_files, remove, Written};
 use super::extract::{is_json, ApiJson, CurrentSession, PathId, SessionAnd};
 use super::spool::Spooled;
 use super::uploads;
@@ -12,7 +13,6 @@ use crate::domain::DatasetId;
 use crate::error::ApiError;
 use crate::principal::Principal;
 use crate::store::files::{DatasetFile, FileKey, FilePrefix};
-use crate::store::StoreError;
 use axum::body::Body;
 use axum::extract::multipart::{Field, MultipartError};
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
@@ -307,17 +307,17 @@ async fn store_dataset(
     boundaries: Option<Spooled>,
     compact: Compact,
 ) -> Result<DatasetRecord, ApiError> {
-    let stored = store_files_then_record(&app, &principal, &record, &table, boundaries.as_ref(), &compact).await;
-    if let Err(err) = stored {
-        if let Err(cleanup) = app.files.delete_prefix(&FilePrefix::dataset(&principal, record.id)).await {
-            tracing::error!(error = %cleanup.0, "could not remove the files of a failed upload");
-        }
+    let folder = FilePrefix::dataset(&principal, record.id);
+    if let Err(err) = write_dataset_files(&app, &principal, &record, &table, boundaries.as_ref(), &compact).await {
+        remove(&app, Written::Folder(&folder)).await;
         return Err(err);
     }
+    // The record comes last: a dataset exists only once its files do.
+    insert_after_files(&app, &principal, &record, Written::Folder(&folder)).await?;
     Ok(record)
 }
 
-async fn store_files_then_record(
+async fn write_dataset_files(
     app: &AppState,
     principal: &Principal,
     record: &DatasetRecord,
@@ -334,11 +334,7 @@ async fn store_files_then_record(
     if let Some(parsed) = &compact.boundaries {
         write_file(app, &key(DatasetFile::ParsedBoundaries), parsed).await?;
     }
-    // The record comes last: a dataset exists only once its files do.
-    app.owned.insert(principal, record).await.map_err(|err| match err {
-        StoreError::SessionEnded => ApiError::Unauthenticated,
-        other => other.into(),
-    })
+    Ok(())
 }
 
 pub(super) async fn write_file(app: &AppState, key: &FileKey, bytes: &[u8]) -> Result<(), ApiError> {

@@ -3,6 +3,7 @@
 
 mod analyses;
 mod auth;
+mod commit;
 mod cross_site;
 mod datasets;
 mod extract;

@@ -136,6 +136,11 @@ impl FilePrefix {
         Self(format!("{}datasets/{}/", Self::user(principal.user_id()).0, segment(dataset.as_uuid())))
     }
 
+    /// Every user's files; only the sweeper looks at them all.
+    pub fn all_users() -> Self {
+        Self("users/".to_owned())
+    }
+
     /// All of a user's files; used when the account is deleted.
     pub fn user(user: UserId) -> Self {
         Self(format!("users/{}/", segment(user.as_uuid())))
@@ -153,6 +158,24 @@ impl FilePrefix {
 pub fn segment(id: &uuid::Uuid) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id.as_bytes())
+}
+
+/// A stored file as a listing shows it, for the sweeper: its key, which
+/// only a listing can make, and when it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedFile {
+    key: String,
+    pub written_at: crate::domain::Millis,
+}
+
+impl ListedFile {
+    pub(crate) fn new(key: String, written_at: crate::domain::Millis) -> Self {
+        Self { key, written_at }
+    }
+
+    pub fn key(&self) -> &str {
+        &self.key
+    }
 }
 
 /// A stored file being read, chunk by chunk, with its length known first.
@@ -186,6 +209,15 @@ pub trait FileStore: Send + Sync {
     /// Deletes one file; a file that is not there is already deleted.
     async fn delete(&self, key: &FileKey) -> Result<(), FileStoreError>;
     async fn delete_prefix(&self, prefix: &FilePrefix) -> Result<(), FileStoreError>;
+
+    /// Every finished file under `prefix`.
+    async fn list(&self, prefix: &FilePrefix) -> Result<Vec<ListedFile>, FileStoreError>;
+    /// Files that writers killed midway left unfinished. In a bucket these
+    /// are incomplete multipart uploads, which the bucket's own lifecycle
+    /// rule removes, so none are listed.
+    async fn unfinished(&self) -> Result<Vec<ListedFile>, FileStoreError>;
+    /// Deletes a file a listing gave.
+    async fn delete_listed(&self, file: &ListedFile) -> Result<(), FileStoreError>;
 }
 
 /// A file being written. Dropped unfinished, it leaves nothing behind.

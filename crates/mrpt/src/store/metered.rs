@@ -78,5 +78,7 @@ metered! {
     async fn replace_owned(&self, principal: &Principal, kind: OwnedKind, id: &str, expected: &[u8], body: &[u8]) -> bool;
     async fn delete_owned(&self, principal: &Principal, kind: OwnedKind, id: &str) -> bool;
     async fn record_event(&self, event: &SecurityEvent) -> ();
+    async fn purge_ended_sessions(&self, now: Millis) -> u64;
+    async fn try_lease(&self, name: &str, holder: &str, now: Millis, until: Millis) -> bool;
     async fn events_since(&self, since: Millis) -> Vec<SecurityEvent>;
 }

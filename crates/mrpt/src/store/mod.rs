@@ -56,6 +56,7 @@ impl Serialize for StoreChoice {
 }
 
 /// The state store and the file store, as configured.
+#[derive(Clone)]
 pub struct Stores {
     pub state: SharedStateStore,
     pub files: SharedFileStore,
@@ -279,5 +280,15 @@ pub trait StateStore: Send + Sync {
     async fn delete_owned(&self, principal: &Principal, kind: OwnedKind, id: &str) -> StoreResult<bool>;
 
     async fn record_event(&self, event: &SecurityEvent) -> StoreResult<()>;
+
+    /// Removes the sessions of every user that ended long enough before
+    /// `now` that their cookies need no `session_expired` answer any more
+    /// (the sweeper's work; a store whose sessions expire by themselves
+    /// removes none).
+    async fn purge_ended_sessions(&self, now: Millis) -> StoreResult<u64>;
+    /// Takes the lease `name` for `holder` until `until` when nobody holds it
+    /// at `now`; false when another holder's lease is still running. Keeps
+    /// periodic work such as the sweep to one process at a time.
+    async fn try_lease(&self, name: &str, holder: &str, now: Millis, until: Millis) -> StoreResult<bool>;
     async fn events_since(&self, since: Millis) -> StoreResult<Vec<SecurityEvent>>;
 }

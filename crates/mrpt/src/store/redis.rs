@@ -502,6 +502,10 @@ impl Keys {
         format!("{}:{{users}}:directory", self.prefix)
     }
 
+    fn lease(&self, name: &str) -> String {
+        format!("{}:{{leases}}:{name}", self.prefix)
+    }
+
     fn events(&self) -> [String; 2] {
         [format!("{}:{{events}}:log", self.prefix), format!("{}:{{events}}:seq", self.prefix)]
     }
@@ -995,6 +999,18 @@ impl StateStore for RedisStore {
         let mut invocation = self.on_user(&self.scripts.delete_owned, principal.user_id());
         invocation.arg(kind.as_str()).arg(id);
         Ok(self.eval::<i64>(&invocation).await? == 1)
+    }
+
+    /// Sessions carry their own expiry in Redis, which removes them.
+    async fn purge_ended_sessions(&self, _now: Millis) -> StoreResult<u64> {
+        Ok(0)
+    }
+
+    async fn try_lease(&self, name: &str, holder: &str, _now: Millis, until: Millis) -> StoreResult<bool> {
+        // Redis's own clock ends the lease, so `now` is not needed to judge it.
+        let set = redis::cmd("SET").arg(self.keys.lease(name)).arg(holder).arg("NX").arg("PXAT").arg(until.0).clone();
+        let reply: Option<String> = self.query(&set).await?;
+        Ok(reply.is_some())
     }
 
     async fn record_event(&self, event: &SecurityEvent) -> StoreResult<()> {

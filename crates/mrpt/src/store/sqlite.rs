@@ -60,6 +60,11 @@ CREATE TABLE IF NOT EXISTS security_events (
     detail TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS security_events_by_time ON security_events(at);
+CREATE TABLE IF NOT EXISTS leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    until INTEGER NOT NULL
+);
 ";
 
 /// How long a timed-out session is kept so that its cookie keeps getting
@@ -519,6 +524,32 @@ impl StateStore for SqliteStore {
             }
             tx.commit()?;
             Ok(deleted == 1)
+        })
+        .await
+    }
+
+    async fn purge_ended_sessions(&self, now: Millis) -> StoreResult<u64> {
+        let before = Millis(now.0 - EXPIRED_SESSION_RETENTION_MS);
+        self.with_conn(move |conn| {
+            let purged = conn.execute(
+                "DELETE FROM sessions WHERE idle_expires_at < ?1 OR expires_at < ?1",
+                params![before.0],
+            )?;
+            Ok(purged as u64)
+        })
+        .await
+    }
+
+    async fn try_lease(&self, name: &str, holder: &str, now: Millis, until: Millis) -> StoreResult<bool> {
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        self.with_conn(move |conn| {
+            let taken = conn.execute(
+                "INSERT INTO leases (name, holder, until) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+                 WHERE leases.until <= ?4",
+                params![name, holder, until.0, now.0],
+            )?;
+            Ok(taken == 1)
         })
         .await
     }

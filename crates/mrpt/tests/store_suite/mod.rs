@@ -197,6 +197,18 @@ pub async fn a_record_whose_parent_is_gone_is_not_inserted(store: SharedStateSto
     assert!(store.list_owned(&musa_p, OwnedKind::Analysis).await.unwrap().is_empty());
 }
 
+pub async fn a_lease_has_one_holder_until_it_runs_out(store: SharedStateStore) {
+    let name = format!("sweep-{}", rand::thread_rng().gen::<u32>());
+    let now = Millis::now();
+    let until = Millis(now.0 + 300);
+    assert!(store.try_lease(&name, "a", now, until).await.unwrap());
+    assert!(!store.try_lease(&name, "b", now, until).await.unwrap(), "held by a");
+    assert!(!store.try_lease(&name, "a", now, until).await.unwrap(), "not taken twice in one period, even by its holder");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let later = Millis::now();
+    assert!(store.try_lease(&name, "b", later, Millis(later.0 + 300)).await.unwrap(), "free once it ran out");
+}
+
 pub async fn records_are_replaced_only_from_what_they_were(store: SharedStateStore) {
     let amina = user(&store, "amina").await;
     let musa = user(&store, "musa").await;
@@ -460,6 +472,7 @@ macro_rules! store_suite {
             owned_records_stay_in_their_owners_namespace,
             records_are_replaced_only_from_what_they_were,
             a_record_whose_parent_is_gone_is_not_inserted,
+            a_lease_has_one_holder_until_it_runs_out,
             a_session_and_a_record_come_in_one_call,
             users_are_listed_by_name,
             an_ended_session_cannot_write,

@@ -1,7 +1,8 @@
 //! The file store in a local directory: the default when every worker
 //! shares one disk.
 
-use super::{FileKey, FilePrefix, FileStore, FileStoreError, FileStream, FileUpload};
+use super::{FileKey, FilePrefix, FileStore, FileStoreError, FileStream, FileUpload, ListedFile};
+use crate::domain::Millis;
 use async_trait::async_trait;
 use futures::TryStreamExt;
 use std::path::{Path, PathBuf};
@@ -25,6 +26,38 @@ impl DirFileStore {
 
     fn path_of(&self, key: &str) -> PathBuf {
         self.root.join(key)
+    }
+
+    /// Every file under `folder` (of the root), with keys relative to the root.
+    async fn walk(&self, folder: &str) -> Result<Vec<ListedFile>, FileStoreError> {
+        let root = self.root.clone();
+        let start = self.path_of(folder);
+        let walked = tokio::task::spawn_blocking(move || {
+            let mut files = Vec::new();
+            let mut pending = vec![start];
+            while let Some(dir) = pending.pop() {
+                let entries = match std::fs::read_dir(&dir) {
+                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+                    entries => entries?,
+                };
+                for entry in entries {
+                    let entry = entry?;
+                    let metadata = entry.metadata()?;
+                    if metadata.is_dir() {
+                        pending.push(entry.path());
+                        continue;
+                    }
+                    let path = entry.path();
+                    let key = path.strip_prefix(&root).ok().and_then(|key| key.to_str()).map(str::to_owned);
+                    let written = metadata.modified()?.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+                    if let Some(key) = key {
+                        files.push(ListedFile::new(key, Millis(i64::try_from(written.as_millis()).unwrap_or(i64::MAX))));
+                    }
+                }
+            }
+            Ok::<_, std::io::Error>(files)
+        });
+        Ok(walked.await.map_err(std::io::Error::other)??)
     }
 }
 
@@ -63,6 +96,21 @@ impl FileStore for DirFileStore {
 
     async fn delete_prefix(&self, prefix: &FilePrefix) -> Result<(), FileStoreError> {
         match tokio::fs::remove_dir_all(self.path_of(prefix.as_str())).await {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err.into()),
+            _ => Ok(()),
+        }
+    }
+
+    async fn list(&self, prefix: &FilePrefix) -> Result<Vec<ListedFile>, FileStoreError> {
+        self.walk(prefix.as_str()).await
+    }
+
+    async fn unfinished(&self) -> Result<Vec<ListedFile>, FileStoreError> {
+        self.walk(".partial").await
+    }
+
+    async fn delete_listed(&self, file: &ListedFile) -> Result<(), FileStoreError> {
+        match tokio::fs::remove_file(self.path_of(file.key())).await {
             Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err.into()),
             _ => Ok(()),
         }

@@ -1,7 +1,8 @@
 //! The file store in an S3-compatible bucket: for machines that do not share
 //! a disk. Object keys are the bucket prefix followed by the [`FileKey`].
 
-use super::{FileKey, FilePrefix, FileStore, FileStoreError, FileStream, FileUpload};
+use super::{FileKey, FilePrefix, FileStore, FileStoreError, FileStream, FileUpload, ListedFile};
+use crate::domain::Millis;
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt};
 use humantime::format_duration;
@@ -164,6 +165,25 @@ impl FileStore for S3FileStore {
         let listed = self.store.list(Some(&prefix)).map_ok(|object| object.location).boxed();
         bounded(self.store.delete_stream(listed).try_collect::<Vec<_>>()).await?;
         Ok(())
+    }
+
+    async fn list(&self, prefix: &FilePrefix) -> Result<Vec<ListedFile>, FileStoreError> {
+        let objects: Vec<_> = bounded(self.store.list(Some(&self.location.object(prefix.as_str()))).try_collect()).await?;
+        Ok(objects
+            .into_iter()
+            .filter_map(|object| {
+                let key = object.location.as_ref().strip_prefix(self.location.prefix.as_str())?.to_owned();
+                Some(ListedFile::new(key, Millis(object.last_modified.timestamp_millis())))
+            })
+            .collect())
+    }
+
+    async fn unfinished(&self) -> Result<Vec<ListedFile>, FileStoreError> {
+        Ok(Vec::new())
+    }
+
+    async fn delete_listed(&self, file: &ListedFile) -> Result<(), FileStoreError> {
+        Ok(bounded(self.store.delete(&self.location.object(file.key()))).await?)
     }
 }
 
