@@ -208,6 +208,7 @@ impl Admin {
             ("file without a record", &report.orphan_files),
             ("record without its files", &report.records_without_files),
             ("expired upload", &report.expired_uploads),
+            ("unfinished account deletion", &report.unfinished_deletions),
         ];
         let rows: Vec<Vec<String>> =
             found.iter().flat_map(|(what, items)| items.iter().map(|item| vec![what.to_string(), item.clone()])).collect();

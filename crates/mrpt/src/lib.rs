@@ -1,6 +1,7 @@
 //! mrpt: malaria risk prioritisation of wards, served over HTTP to many
 //! users at once without any user ever seeing another's data.
 
+pub mod account_deletion;
 pub mod admin;
 pub mod analyses;
 pub mod budgets;

@@ -9,8 +9,10 @@
 //! killed workers, results of requests whose insert never came, the pieces
 //! of uploads that expired. A record whose files are gone cannot be shown
 //! whole, so it is removed and reported as a `record_without_files` event.
-//! Ended sessions past their retention go too.
+//! Account deletions that stopped after their tombstone are finished, and
+//! ended sessions past their retention go too.
 
+use crate::account_deletion;
 use crate::analyses::{AnalysisRecord, PlanRecord};
 use crate::config::parse_duration;
 use crate::datasets::DatasetRecord;
@@ -62,6 +64,8 @@ pub struct SweepReport {
     pub records_without_files: Vec<String>,
     /// Resumable uploads past their expiry.
     pub expired_uploads: Vec<String>,
+    /// Account deletions that had stopped after their tombstone, by user id.
+    pub unfinished_deletions: Vec<String>,
     pub ended_sessions: u64,
 }
 
@@ -71,6 +75,7 @@ impl SweepReport {
             && self.orphan_files.is_empty()
             && self.records_without_files.is_empty()
             && self.expired_uploads.is_empty()
+            && self.unfinished_deletions.is_empty()
             && self.ended_sessions == 0
     }
 }
@@ -120,6 +125,13 @@ impl Sweeper<'_> {
         // Records first: any record read now had its files before it.
         let mut claimed = Claimed::default();
         for user in self.stores.state.list_users().await? {
+            if account_deletion::is_being_deleted(&user) {
+                report.unfinished_deletions.push(user.id.to_string());
+                if !dry_run {
+                    account_deletion::finish(&self.stores.state, &self.stores.files, user.id).await?;
+                }
+                continue;
+            }
             let principal = Principal::operator(user.id, "sweep");
             self.claim_user(&principal, now, dry_run, &mut claimed, &mut report).await?;
         }

@@ -185,3 +185,26 @@ async fn the_sweep_on_redis() {
     let data_dir = server.data_dir.to_str().unwrap().to_owned();
     the_sweep_repairs(&server, &["--data-dir", &data_dir, "--store", &redis.url()]).await;
 }
+
+#[tokio::test]
+async fn an_account_deletion_that_stopped_after_its_tombstone_is_finished_by_the_sweep() {
+    let server = TestServer::start().await;
+    let data_dir = server.data_dir.to_str().unwrap().to_owned();
+    let store = ["--data-dir", data_dir.as_str()];
+    let mut amina = TestClient::signed_up(&server, "amina").await;
+    amina.upload("wards.csv", tiny_csv()).await.expect(201, "");
+    let mut bello = TestClient::signed_up(&server, "bello").await;
+    bello.upload("wards.csv", tiny_csv()).await.expect(201, "");
+    // The state a deletion leaves when the file store fails after the
+    // tombstone: the account refuses logins, its data is still there.
+    server.state_db().execute("UPDATE users SET password_hash = '!account-being-deleted' WHERE username = 'amina'", []).unwrap();
+    server.client().login_with("amina", common::PASSWORD).await.expect(401, "invalid_credentials");
+    assert_eq!(server.stored_files().len(), 4, "two datasets, each a table and its compact form");
+
+    let swept = admin_ok(&store, &["sweep"]);
+    assert!(swept.contains("unfinished account deletion"), "{swept}");
+    assert_eq!(server.stored_files().len(), 2, "only bello's files are left");
+    let users = admin_ok(&store, &["users"]);
+    assert!(!users.contains("amina") && users.contains("bello"), "{users}");
+    bello.get("/api/datasets").await.expect(200, "");
+}

@@ -9,7 +9,6 @@ use crate::config::Registration;
 use crate::domain::{Millis, NewPassword, UserId, Username};
 use crate::error::ApiError;
 use crate::security::{EventKind, EventSubject};
-use crate::store::files::FilePrefix;
 use crate::store::{SessionRecord, UserRecord};
 use crate::token::SessionToken;
 use axum::extract::State;
@@ -231,8 +230,7 @@ async fn delete_account(
 ) -> Result<Response, ApiError> {
     let principal = &session.principal;
     confirm_password(&app, principal.user_id(), body.password).await?;
-    app.state.delete_user(principal.user_id()).await?;
-    app.files.delete_prefix(&FilePrefix::user(principal.user_id())).await?;
+    crate::account_deletion::delete(&app.state, &app.files, principal.user_id(), principal.session_id()).await?;
     app.security.record(EventKind::AccountDeleted, principal.into(), "").await;
     Ok(session_cleared(&app))
 }
