@@ -27,6 +27,7 @@ fn describe(limit: &str) -> &'static str {
         "features_per_vertex" => "boundary features sharing one vertex are",
         "variables" => "variables are",
         "name_bytes" => "bytes in a name are",
+        "record_bytes" => "bytes of column names and preview are",
         _ => "bytes are",
     }
 }

@@ -13,6 +13,8 @@ use serde_json::Value;
 
 /// How many rows `GET /api/datasets/{id}` previews (API.md).
 pub const PREVIEW_ROWS: usize = 20;
+/// Characters of a text cell the preview shows.
+pub const PREVIEW_CELL_CHARS: usize = 200;
 /// Longest dataset name and stored file name, in characters.
 const NAME_LIMIT: usize = 200;
 
@@ -157,6 +159,16 @@ impl DatasetRecord {
     }
 }
 
+/// A text cell as the preview shows it: at most [`PREVIEW_CELL_CHARS`]
+/// characters, then an ellipsis. The preview lives in the dataset's record,
+/// which has a size cap; the file keeps every character.
+fn preview_text(text: &str) -> String {
+    match text.char_indices().nth(PREVIEW_CELL_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
 fn preview(table: &WardTable) -> Box<RawValue> {
     let columns = table.columns().iter().map(|column| column.name.clone()).collect();
     let rows = (0..table.row_count().min(PREVIEW_ROWS))
@@ -164,7 +176,7 @@ fn preview(table: &WardTable) -> Box<RawValue> {
             (0..table.columns().len())
                 .map(|column| match table.cell(row, column) {
                     Cell::Number(value) => serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number),
-                    Cell::Text(text) => Value::String(text.to_owned()),
+                    Cell::Text(text) => Value::String(preview_text(text)),
                     Cell::Missing => Value::Null,
                 })
                 .collect()

@@ -195,6 +195,7 @@ impl From<StoreError> for ApiError {
             StoreError::UsernameTaken => Self::UsernameTaken,
             StoreError::SessionEnded => Self::Unauthenticated,
             StoreError::ParentGone => Self::NotFound,
+            StoreError::RecordTooLarge { max } => Self::PayloadTooLarge(BudgetExceeded { limit: "record_bytes", max }),
             StoreError::Corrupt(reason) => {
                 tracing::error!(%reason, "corrupt record in the state store");
                 Self::Internal

@@ -92,6 +92,32 @@ async fn preview_shows_missing_cells_as_null_and_caps_at_twenty_rows() {
 }
 
 #[tokio::test]
+async fn no_record_outgrows_its_cap_and_long_cells_are_cut_only_in_the_preview() {
+    let server = TestServer::start().await;
+    let mut client = TestClient::signed_up(&server, "amina").await;
+    let long = "é".repeat(50_000);
+    let csv = format!("WardName,notes\nA,{long}\nB,short\n");
+    let created = client.upload("notes.csv", csv.clone().into_bytes()).await;
+    created.expect(201, "");
+    let id = created.json()["id"].as_str().unwrap().to_owned();
+    let preview = client.get(&format!("/api/datasets/{id}")).await.json()["preview"].clone();
+    assert_eq!(preview["rows"][0][1].as_str().unwrap(), format!("{}…", "é".repeat(200)));
+    assert_eq!(preview["rows"][1][1], "short");
+    assert_eq!(client.get(&format!("/api/datasets/{id}/file")).await.body, csv.into_bytes(), "the file keeps every character");
+
+    // Column names of 100 KiB each, within the cell budget: a record that
+    // would slow every listing.
+    let names: Vec<String> = (0..25).map(|i| format!("{i}{}", "x".repeat(100 << 10))).collect();
+    let values = vec!["1"; 25].join(",");
+    let refused = client.upload("wide.csv", format!("WardName,{}\nA,{values}\n", names.join(",")).into_bytes()).await;
+    refused.expect(413, "payload_too_large");
+    assert_eq!(refused.json()["error"]["limit"], "record_bytes");
+    assert_eq!(refused.json()["error"]["max"], 2 << 20);
+    assert_eq!(client.dataset_ids().await, [id], "nothing of the refused upload is listed");
+    assert_eq!(server.stored_files().len(), 2, "the first upload's table and compact form only");
+}
+
+#[tokio::test]
 async fn another_users_ids_are_exactly_like_unknown_ids() {
     let server = TestServer::start().await;
     let mut owner = TestClient::signed_up(&server, "amina").await;

@@ -93,6 +93,9 @@ pub enum StoreError {
     /// The session that asked ended before its write could land.
     #[error("the session has ended")]
     SessionEnded,
+    /// The record is larger than any record may be.
+    #[error("the record is larger than {max} bytes")]
+    RecordTooLarge { max: u64 },
     /// The record a new record belongs to was deleted before the insert.
     #[error("the record this one belongs to is gone")]
     ParentGone,

@@ -9,6 +9,11 @@ use crate::security::SecurityLog;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+/// The largest stored record. Listings read whole records, so one huge
+/// record (a table whose header is megabytes long) would slow every listing
+/// of the store for everyone; its files have no such cap.
+pub const MAX_RECORD_BYTES: usize = 2 << 20;
+
 /// A record that belongs to one user and names that user in its body.
 pub trait OwnedRecord: Serialize + DeserializeOwned {
     const KIND: OwnedKind;
@@ -38,6 +43,9 @@ impl OwnedRecords {
         // Records are built from the principal; anything else is a bug here.
         assert_eq!(record.owner(), principal.user_id(), "a record is inserted for its own owner");
         let body = serde_json::to_vec(record).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+        if body.len() > MAX_RECORD_BYTES {
+            return Err(StoreError::RecordTooLarge { max: MAX_RECORD_BYTES as u64 });
+        }
         let new = NewOwned {
             kind: R::KIND,
             id: record.id(),
@@ -72,6 +80,9 @@ impl OwnedRecords {
         assert_eq!(next.owner(), principal.user_id(), "a record is replaced by its own owner");
         let encode = |record: &R| serde_json::to_vec(record).map_err(|err| StoreError::Corrupt(err.to_string()));
         let (expected, body) = (encode(current)?, encode(next)?);
+        if body.len() > MAX_RECORD_BYTES {
+            return Err(StoreError::RecordTooLarge { max: MAX_RECORD_BYTES as u64 });
+        }
         self.store.replace_owned(principal, R::KIND, &current.id(), &expected, &body).await
     }
 
