@@ -50,6 +50,10 @@ pub struct ServeConfig {
     #[serde(flatten)]
     pub sweep: crate::sweep::SweepConfig,
 
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub work: crate::work::WorkConfig,
+
     /// Whether anyone may register an account.
     #[arg(long, env = "MRPT_REGISTRATION", value_enum, default_value_t = Registration::Open)]
     pub registration: Registration,

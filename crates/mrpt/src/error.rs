@@ -63,6 +63,13 @@ pub enum ApiError {
     ChecksumMismatch,
     #[error("You have {limit} unfinished uploads. Finish or cancel one first.")]
     TooManyUploads { limit: u32 },
+    /// One user already has their share of expensive work in flight, or a
+    /// client address its share of logins or registrations.
+    #[error("Too many requests at once. Try again in {retry_after_secs} seconds.")]
+    TooManyRequests { retry_after_secs: u64 },
+    /// The bounded queue for expensive work or password hashing is full.
+    #[error("The server is busy. Try again in {retry_after_secs} seconds.")]
+    Busy { retry_after_secs: u64 },
     #[error("The service is temporarily unavailable. Please try again shortly.")]
     StoreUnavailable,
     #[error("Something went wrong on the server. Please try again.")]
@@ -97,7 +104,8 @@ impl ApiError {
             Self::ChecksumMismatch => StatusCode::from_u16(460).expect("460 is a valid status"),
             Self::TooManyUploads { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::MissingWardColumn(_) | Self::InvalidVariables { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::StoreUnavailable | Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -127,6 +135,8 @@ impl ApiError {
             Self::MissingWardColumn(_) => "missing_ward_column",
             Self::InvalidVariables { .. } => "invalid_variables",
             Self::NoBoundaries => "no_boundaries",
+            Self::TooManyRequests { .. } => "too_many_requests",
+            Self::Busy { .. } => "busy",
             Self::StoreUnavailable => "store_unavailable",
             Self::Internal => "internal_error",
         }
@@ -144,7 +154,9 @@ impl ApiError {
             Self::InvalidVariables { variable: Some(variable), .. } => {
                 extra.insert("variable".into(), variable.clone().into());
             }
-            Self::TooManyAttempts { retry_after_secs } => {
+            Self::TooManyAttempts { retry_after_secs }
+            | Self::TooManyRequests { retry_after_secs }
+            | Self::Busy { retry_after_secs } => {
                 extra.insert("retry_after".into(), (*retry_after_secs).into());
             }
             Self::TooManyUploads { limit } => {
@@ -177,7 +189,10 @@ impl ErrorBody {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = self.status().into_response();
-        if let Self::TooManyAttempts { retry_after_secs } = self {
+        if let Self::TooManyAttempts { retry_after_secs }
+        | Self::TooManyRequests { retry_after_secs }
+        | Self::Busy { retry_after_secs } = self
+        {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         }
         response.extensions_mut().insert(ErrorBody { code: self.code(), message: self.to_string(), extra: self.extra() });

@@ -23,3 +23,4 @@ pub mod sweep;
 pub mod token;
 pub mod tus;
 pub mod uploads;
+pub mod work;

@@ -1,8 +1,11 @@
-//! Password hashing with Argon2id at OWASP's recommended cost, with equal
-//! work for unknown users so that timing does not reveal which names exist.
+//! Password hashing with Argon2id at OWASP's recommended cost, on its own
+//! bounded pool, with equal work for unknown users so that timing does not
+//! reveal which names exist.
 
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+use crate::error::ApiError;
+use crate::work::BoundedPool;
 
 /// OWASP Password Storage Cheat Sheet: m = 19 MiB, t = 2, p = 1.
 fn argon2() -> Argon2<'static> {
@@ -13,42 +16,42 @@ fn argon2() -> Argon2<'static> {
 /// Hashes and verifies passwords. Cheap to clone; holds no user data.
 #[derive(Clone)]
 pub struct PasswordHasherService {
-    /// A hash of a random password, verified against when the user is unknown.
+    /// A hash of a random password with the same parameters as every stored
+    /// one, verified against when the user is unknown.
     decoy_hash: String,
+    /// Argon2 is deliberately slow and takes 19 MiB: at most the pool's
+    /// threads hash at once, and a bounded number wait (503 `busy` beyond).
+    pool: BoundedPool,
 }
 
 impl PasswordHasherService {
-    pub fn new() -> Self {
+    pub fn new(pool: BoundedPool) -> Self {
         let decoy = SaltString::generate(&mut OsRng);
-        Self { decoy_hash: hash_blocking(decoy.as_str()) }
+        Self { decoy_hash: hash_blocking(decoy.as_str()), pool }
     }
 
-    /// Hashes on the blocking pool: Argon2 is deliberately slow.
-    pub async fn hash(&self, password: String) -> String {
-        tokio::task::spawn_blocking(move || hash_blocking(&password))
-            .await
-            .expect("hashing task does not panic")
+    pub async fn hash(&self, password: String) -> Result<String, ApiError> {
+        self.pool.admit()?.run(move || hash_blocking(&password)).await
     }
 
     /// Verifies `password` against `stored`, or against the decoy when the
-    /// user is unknown (always false then), taking the same time either way.
-    pub async fn verify(&self, password: String, stored: Option<String>) -> bool {
+    /// user is unknown (always false then), taking the same work either way.
+    pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, ApiError> {
         let known = stored.is_some();
+        if !known {
+            metrics::counter!("mrpt_decoy_hashes_total").increment(1);
+        }
         let hash = stored.unwrap_or_else(|| self.decoy_hash.clone());
-        let matches = tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&hash)
-                .map(|parsed| argon2().verify_password(password.as_bytes(), &parsed).is_ok())
-                .unwrap_or(false)
-        })
-        .await
-        .expect("verification task does not panic");
-        known && matches
-    }
-}
-
-impl Default for PasswordHasherService {
-    fn default() -> Self {
-        Self::new()
+        let matches = self
+            .pool
+            .admit()?
+            .run(move || {
+                PasswordHash::new(&hash)
+                    .map(|parsed| argon2().verify_password(password.as_bytes(), &parsed).is_ok())
+                    .unwrap_or(false)
+            })
+            .await?;
+        Ok(known && matches)
     }
 }
 
@@ -66,11 +69,12 @@ mod tests {
 
     #[tokio::test]
     async fn verifies_the_right_password_only() {
-        let hasher = PasswordHasherService::new();
-        let stored = hasher.hash("correct horse battery".into()).await;
+        let hasher = PasswordHasherService::new(BoundedPool::new("test", 1, 0));
+        let stored = hasher.hash("correct horse battery".into()).await.unwrap();
         assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(hasher.verify("correct horse battery".into(), Some(stored.clone())).await);
-        assert!(!hasher.verify("wrong horse battery".into(), Some(stored)).await);
-        assert!(!hasher.verify("anything at all".into(), None).await);
+        assert!(hasher.decoy_hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(hasher.verify("correct horse battery".into(), Some(stored.clone())).await.unwrap());
+        assert!(!hasher.verify("wrong horse battery".into(), Some(stored)).await.unwrap());
+        assert!(!hasher.verify("anything at all".into(), None).await.unwrap());
     }
 }

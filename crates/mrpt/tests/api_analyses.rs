@@ -352,3 +352,52 @@ async fn uploads_are_parsed_once_and_older_datasets_still_work() {
     assert_eq!(again.json()["composite"], analysis.json()["composite"]);
     assert_eq!(again.json()["pca"], analysis.json()["pca"]);
 }
+
+/// A table whose principal-component analysis keeps a thread busy for a
+/// while: 19,000 wards by 100 variables.
+fn wide_csv() -> Vec<u8> {
+    let mut csv = String::from("WardName,WardCode");
+    for v in 0..100 {
+        csv.push_str(&format!(",v{v}"));
+    }
+    csv.push('\n');
+    for ward in 0..19_000u64 {
+        csv.push_str(&format!("Ward {ward},W{ward}"));
+        for v in 0..100u64 {
+            csv.push_str(&format!(",{}", (ward * 7919 + v * 104_729) % 1000));
+        }
+        csv.push('\n');
+    }
+    csv.into_bytes()
+}
+
+#[tokio::test]
+async fn expensive_work_beyond_its_pool_is_busy_and_beyond_a_users_share_too_many() {
+    let server = TestServer::start_with(&["--work-threads", "1", "--work-queue", "0"]).await;
+    let mut amina = TestClient::signed_up(&server, "amina").await;
+    let mut bala = TestClient::signed_up(&server, "bala").await;
+    let amina_dataset = amina.upload("wide.csv", wide_csv()).await.json()["id"].as_str().unwrap().to_owned();
+    let bala_dataset = bala.upload("tiny.csv", tiny_csv()).await.json()["id"].as_str().unwrap().to_owned();
+
+    let slow = tokio::spawn({
+        let (mut amina, dataset) = (amina.clone(), amina_dataset.clone());
+        async move { analyse(&mut amina, &dataset, json!({"method": "pca"})).await }
+    });
+    while server.metric_where("mrpt_work_in_flight", "pool=\"work\"").await < 1.0 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let busy = analyse(&mut bala, &bala_dataset, json!({})).await;
+    busy.expect(503, "busy");
+    assert_eq!(busy.header("retry-after").as_deref(), Some("2"));
+    let again = analyse(&mut amina, &amina_dataset, json!({"method": "pca"})).await;
+    again.expect(429, "too_many_requests");
+    assert_eq!(again.header("retry-after").as_deref(), Some("2"));
+    // Reads never wait behind expensive work.
+    amina.get("/api/datasets").await.expect(200, "");
+    assert!(!slow.is_finished(), "the analysis held the only thread throughout");
+
+    slow.await.unwrap().expect(201, "");
+    analyse(&mut bala, &bala_dataset, json!({})).await.expect(201, "");
+    analyse(&mut amina, &amina_dataset, json!({"method": "pca", "variables": ["v1", "v2"]})).await.expect(201, "");
+    assert_eq!(server.metric_where("mrpt_work_in_flight", "pool=\"work\"").await, 0.0);
+}

@@ -102,6 +102,34 @@ async fn wrong_password_and_unknown_user_get_the_same_answer() {
 }
 
 #[tokio::test]
+async fn an_unknown_user_costs_the_same_hash_as_a_known_one() {
+    let server = TestServer::start().await;
+    let mut client = server.client();
+    client.register("amina").await;
+    client.login_with("amina", "not the password").await.expect(401, "invalid_credentials");
+    assert_eq!(server.metric("mrpt_decoy_hashes_total").await, 0.0);
+    client.login_with("nobody", PASSWORD).await.expect(401, "invalid_credentials");
+    assert_eq!(server.metric("mrpt_decoy_hashes_total").await, 1.0, "the unknown user's password was hashed");
+}
+
+#[tokio::test]
+async fn fifty_parallel_wrong_passwords_get_no_more_than_five_checked() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    client.clone().register("amina").await;
+    let guesses = (0..50).map(|i| {
+        let mut client = client.clone();
+        async move { client.login_with("amina", &format!("guess number {i}")).await }
+    });
+    let answers = futures::future::join_all(guesses).await;
+    // Every 401 is a password really checked; the rest were refused before.
+    let checked = answers.iter().filter(|answer| answer.status == 401).count();
+    let refused = answers.iter().filter(|answer| answer.error_code() == "too_many_attempts").count();
+    assert_eq!((checked, refused), (5, 45));
+    client.clone().login_with("amina", PASSWORD).await.expect(429, "too_many_attempts");
+}
+
+#[tokio::test]
 async fn five_failures_lock_the_username_out() {
     let server = TestServer::start().await;
     let mut client = server.client();
@@ -342,7 +370,8 @@ async fn absolute_lifetime_does_not_slide() {
 
 #[tokio::test]
 async fn concurrent_requests_of_one_session_keep_every_write() {
-    let server = TestServer::start_with(&["--session-idle", "1h"]).await;
+    // Uploads are expensive work: the share lets all 50 be parsed at once.
+    let server = TestServer::start_with(&["--session-idle", "1h", "--work-share", "50", "--work-queue", "50"]).await;
     let client = TestClient::signed_up(&server, "amina").await;
     let uploads = (0..50).map(|i| {
         let mut client = client.clone();

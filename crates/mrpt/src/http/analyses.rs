@@ -12,6 +12,7 @@ use crate::domain::{AnalysisId, PlanId};
 use crate::error::ApiError;
 use crate::principal::Principal;
 use crate::store::files::{DatasetFile, FileKey, FilePrefix};
+use crate::work::Admission;
 use axum::extract::State;
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -123,26 +124,32 @@ pub struct ItnRequestDoc {
 
 /// The dataset's table: its compact form when the upload stored one (every upload since
 /// uploads keep it), else the original file read again within the budget.
-async fn load_table(app: &AppState, principal: &Principal, dataset: &DatasetRecord) -> Result<WardTable, ApiError> {
-    if let Some(table) = load_compact(app, &FileKey::dataset(principal, dataset.id, DatasetFile::ParsedTable), compact::decode_table).await? {
+async fn load_table(app: &AppState, work: &Admission, principal: &Principal, dataset: &DatasetRecord) -> Result<WardTable, ApiError> {
+    let parsed = FileKey::dataset(principal, dataset.id, DatasetFile::ParsedTable);
+    if let Some(table) = load_compact(app, work, &parsed, compact::decode_table).await? {
         return Ok(table);
     }
     let bytes = read_file(app, &FileKey::dataset(principal, dataset.id, DatasetFile::Table)).await?;
-    Ok(parse_table(bytes, dataset.format, app.budgets.table()).await?.1)
+    Ok(parse_table(work, bytes, dataset.format, app.budgets.table()).await?.1)
 }
 
 /// The dataset's boundaries, from their compact form as [`load_table`] reads the table.
-async fn load_boundaries(app: &AppState, principal: &Principal, dataset: &DatasetRecord) -> Result<Option<Boundaries>, ApiError> {
+async fn load_boundaries(
+    app: &AppState,
+    work: &Admission,
+    principal: &Principal,
+    dataset: &DatasetRecord,
+) -> Result<Option<Boundaries>, ApiError> {
     if !dataset.has_boundaries {
         return Ok(None);
     }
     let parsed = FileKey::dataset(principal, dataset.id, DatasetFile::ParsedBoundaries);
-    if let Some(boundaries) = load_compact(app, &parsed, compact::decode_boundaries).await? {
+    if let Some(boundaries) = load_compact(app, work, &parsed, compact::decode_boundaries).await? {
         return Ok(Some(boundaries));
     }
     let bytes = read_file(app, &FileKey::dataset(principal, dataset.id, DatasetFile::Boundaries)).await?;
     let budget = app.budgets.boundaries();
-    let boundaries = tokio::task::spawn_blocking(move || Boundaries::parse(&bytes, &budget)).await.map_err(|_| ApiError::Internal)?;
+    let boundaries = work.run(move || Boundaries::parse(&bytes, &budget)).await?;
     boundaries.map(Some).map_err(|err| match err {
         // Stored before the budgets were lowered.
         BoundaryError::TooLarge(exceeded) => ApiError::PayloadTooLarge(exceeded),
@@ -154,15 +161,16 @@ async fn load_boundaries(app: &AppState, principal: &Principal, dataset: &Datase
     })
 }
 
-/// A compact form decoded on the blocking pool; `None` when there is none or it cannot be
+/// A compact form decoded on the work pool; `None` when there is none or it cannot be
 /// read, so that the caller reads the original.
 async fn load_compact<T: Send + 'static>(
     app: &AppState,
+    work: &Admission,
     key: &FileKey,
     decode: fn(&[u8]) -> Result<T, compact::CompactError>,
 ) -> Result<Option<T>, ApiError> {
     let Some(bytes) = app.files.read(key).await? else { return Ok(None) };
-    let decoded = tokio::task::spawn_blocking(move || decode(&bytes)).await.map_err(|_| ApiError::Internal)?;
+    let decoded = work.run(move || decode(&bytes)).await?;
     Ok(decoded.inspect_err(|err| tracing::warn!(key = key.as_str(), error = %err, "reading the original upload instead")).ok())
 }
 
@@ -227,7 +235,9 @@ fn analysis_error(err: AnalysisError) -> ApiError {
         (status = 400, description = "invalid_input", body = ErrorResponse),
         (status = 404, description = "not_found", body = ErrorResponse),
         (status = 413, description = "payload_too_large: more variables or cells than the analysis budget (with limit and max)", body = ErrorResponse),
-        (status = 422, description = "invalid_variables (with variable)", body = ErrorResponse)))]
+        (status = 422, description = "invalid_variables (with variable)", body = ErrorResponse),
+        (status = 429, description = "too_many_requests: the user's share of expensive work is in flight (with Retry-After)", body = ErrorResponse),
+        (status = 503, description = "busy: the queue for expensive work is full (with Retry-After)", body = ErrorResponse)))]
 async fn run_analysis(
     State(app): State<AppState>,
     PathId(dataset_id): PathId<crate::domain::DatasetId>,
@@ -236,13 +246,12 @@ async fn run_analysis(
 ) -> Result<(StatusCode, Json<AnalysisView>), ApiError> {
     let principal = &session.principal;
     let dataset = find_dataset(&app, principal, dataset_id).await?;
-    let table = load_table(&app, principal, &dataset).await?;
-    let boundaries = load_boundaries(&app, principal, &dataset).await?;
+    let work = app.work.admit(principal.user_id())?;
+    let table = load_table(&app, &work, principal, &dataset).await?;
+    let boundaries = load_boundaries(&app, &work, principal, &dataset).await?;
     let budget = app.budgets.analysis();
-    let outcome = tokio::task::spawn_blocking(move || analyse(&table, boundaries.as_ref(), &request, &budget))
-        .await
-        .map_err(|_| ApiError::Internal)?
-        .map_err(analysis_error)?;
+    let outcome =
+        work.run(move || analyse(&table, boundaries.as_ref(), &request, &budget)).await?.map_err(analysis_error)?;
     let record = AnalysisRecord::new(principal, dataset.id, outcome.method);
     let key = FileKey::analysis_result(principal, dataset.id, record.id);
     store_result(&app, principal, &record, &key, &outcome).await?;
@@ -324,7 +333,9 @@ async fn export_analysis(
     params(("id" = String, Path, description = "An analysis id")),
     responses(
         (status = 200, description = "Choropleth of the composite categories", content_type = "image/svg+xml"),
-        (status = 404, description = "not_found, or no_boundaries when the dataset has none", body = ErrorResponse)))]
+        (status = 404, description = "not_found, or no_boundaries when the dataset has none", body = ErrorResponse),
+        (status = 429, description = "too_many_requests: the user's share of expensive work is in flight (with Retry-After)", body = ErrorResponse),
+        (status = 503, description = "busy: the queue for expensive work is full (with Retry-After)", body = ErrorResponse)))]
 async fn analysis_map(
     State(app): State<AppState>,
     PathId(id): PathId<AnalysisId>,
@@ -332,12 +343,10 @@ async fn analysis_map(
 ) -> Result<Response, ApiError> {
     let principal = &session.principal;
     let (outcome, dataset) = find_analysis_and_dataset(&app, principal, id).await?;
-    let boundaries = load_boundaries(&app, principal, &dataset).await?.ok_or(ApiError::NoBoundaries)?;
+    let work = app.work.admit(principal.user_id())?;
+    let boundaries = load_boundaries(&app, &work, principal, &dataset).await?.ok_or(ApiError::NoBoundaries)?;
     let title = dataset.name.clone();
-    let svg = tokio::task::spawn_blocking(move || render::map_svg(&boundaries, &outcome, &title))
-        .await
-        .map_err(|_| ApiError::Internal)?
-        .ok_or(ApiError::NoBoundaries)?;
+    let svg = work.run(move || render::map_svg(&boundaries, &outcome, &title)).await?.ok_or(ApiError::NoBoundaries)?;
     Ok(svg_response(svg))
 }
 
@@ -373,7 +382,9 @@ fn itn_error(err: ItnError) -> ApiError {
         (status = 201, description = "The plan", body = PlanView),
         (status = 400, description = "invalid_input", body = ErrorResponse),
         (status = 404, description = "not_found", body = ErrorResponse),
-        (status = 422, description = "invalid_variables: no usable population column", body = ErrorResponse)))]
+        (status = 422, description = "invalid_variables: no usable population column", body = ErrorResponse),
+        (status = 429, description = "too_many_requests: the user's share of expensive work is in flight (with Retry-After)", body = ErrorResponse),
+        (status = 503, description = "busy: the queue for expensive work is full (with Retry-After)", body = ErrorResponse)))]
 async fn plan_nets(
     State(app): State<AppState>,
     PathId(id): PathId<AnalysisId>,
@@ -383,8 +394,9 @@ async fn plan_nets(
     let principal = &session.principal;
     let (analysis, outcome) = find_analysis(&app, principal, id).await?;
     let dataset = find_dataset(&app, principal, analysis.dataset_id).await?;
-    let table = load_table(&app, principal, &dataset).await?;
-    let plan = plan_itn(&table, &outcome, &request).map_err(itn_error)?;
+    let work = app.work.admit(principal.user_id())?;
+    let table = load_table(&app, &work, principal, &dataset).await?;
+    let plan = work.run(move || plan_itn(&table, &outcome, &request)).await?.map_err(itn_error)?;
     let record = PlanRecord::new(principal, &analysis, plan.method);
     let key = FileKey::plan(principal, analysis.dataset_id, analysis.id, record.id);
     store_result(&app, principal, &record, &key, &plan).await?;

@@ -9,7 +9,7 @@ use crate::config::Registration;
 use crate::domain::{Millis, NewPassword, UserId, Username};
 use crate::error::ApiError;
 use crate::security::{EventKind, EventSubject};
-use crate::store::{SessionRecord, UserRecord};
+use crate::store::{LoginAttempt, SessionRecord, UserRecord};
 use crate::token::SessionToken;
 use axum::extract::State;
 use axum::http::request::Parts;
@@ -23,7 +23,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 /// API.md: 429 after 5 failures for one username within 15 minutes.
-const LOGIN_FAILURE_LIMIT: usize = 5;
+const LOGIN_FAILURE_LIMIT: u32 = 5;
 const LOGIN_FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 const CLEAR_SITE_DATA: HeaderName = HeaderName::from_static("clear-site-data");
 
@@ -53,7 +53,8 @@ pub struct UserEnvelope {
         (status = 400, description = "invalid_input", body = ErrorResponse),
         (status = 403, description = "registration_closed or cross_site_refused", body = ErrorResponse),
         (status = 409, description = "username_taken", body = ErrorResponse),
-        (status = 415, description = "unsupported_media_type", body = ErrorResponse)))]
+        (status = 415, description = "unsupported_media_type", body = ErrorResponse),
+        (status = 503, description = "busy: the password-hashing queue is full (with Retry-After)", body = ErrorResponse)))]
 async fn register(
     State(app): State<AppState>,
     _: SameOrigin,
@@ -67,7 +68,7 @@ async fn register(
     let user = UserRecord {
         id: UserId::random(),
         username,
-        password_hash: app.passwords.hash(password.expose().to_owned()).await,
+        password_hash: app.passwords.hash(password.expose().to_owned()).await?,
         created_at: Millis::now(),
     };
     app.state.create_user(&user).await?;
@@ -81,7 +82,8 @@ async fn register(
         (status = 401, description = "invalid_credentials", body = ErrorResponse),
         (status = 403, description = "cross_site_refused", body = ErrorResponse),
         (status = 415, description = "unsupported_media_type", body = ErrorResponse),
-        (status = 429, description = "too_many_attempts, with Retry-After", body = ErrorResponse)))]
+        (status = 429, description = "too_many_attempts, with Retry-After", body = ErrorResponse),
+        (status = 503, description = "busy: the password-hashing queue is full (with Retry-After)", body = ErrorResponse)))]
 async fn login(
     State(app): State<AppState>,
     _: SameOrigin,
@@ -92,15 +94,16 @@ async fn login(
     let invalid = ApiError::InvalidCredentials { status: StatusCode::UNAUTHORIZED };
     let Ok(username) = Username::parse(&body.username) else {
         // No such account can exist; spend the same time as for a real one.
-        app.passwords.verify(body.password, None).await;
+        app.passwords.verify(body.password, None).await?;
         return Err(invalid);
     };
     let now = Millis::now();
     let window_start = Millis(now.0 - LOGIN_FAILURE_WINDOW.as_millis() as i64);
-    let failures = app.state.login_failures_since(&username, window_start).await?;
-    if failures.len() >= LOGIN_FAILURE_LIMIT {
-        // Logins reopen when the oldest of the last five failures leaves the window.
-        let reopens = failures[failures.len() - LOGIN_FAILURE_LIMIT].plus(LOGIN_FAILURE_WINDOW);
+    // Counted before the password is checked, so parallel guesses cannot
+    // get more than the limit checked.
+    let attempt = app.state.count_login_attempt(&username, now, window_start, LOGIN_FAILURE_LIMIT).await?;
+    if let LoginAttempt::Refused { oldest } = attempt {
+        let reopens = oldest.plus(LOGIN_FAILURE_WINDOW);
         let retry_after_secs = ((reopens.0 - now.0).max(1000) as u64).div_ceil(1000);
         let subject = EventSubject { request_id: Some(context.request_id.clone()), ..Default::default() };
         app.security.record(EventKind::LoginLockout, subject, format!("username {username}")).await;
@@ -108,12 +111,14 @@ async fn login(
     }
     let user = app.state.find_user_by_name(&username).await?;
     let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
+    // Verified before looking at whether the user exists, so that an
+    // unknown user costs the decoy hash, exactly the work of a known one.
+    let verified = app.passwords.verify(body.password, stored_hash).await?;
     let user = match user {
-        Some(user) if app.passwords.verify(body.password, stored_hash).await => user,
+        Some(user) if verified => user,
         _ => {
-            // Failures count for unknown usernames too, so that the
-            // lock-out does not tell which names exist.
-            app.state.add_login_failure(&username, now).await?;
+            // The attempt stays counted, for unknown usernames too, so that
+            // the lock-out does not tell which names exist.
             metrics::counter!("mrpt_login_failures_total").increment(1);
             return Err(invalid);
         }
@@ -187,7 +192,8 @@ pub struct PasswordChange {
         (status = 204, description = "Changed; every other session of the user ended"),
         (status = 400, description = "invalid_input", body = ErrorResponse),
         (status = 401, description = "unauthenticated or session_expired", body = ErrorResponse),
-        (status = 403, description = "invalid_credentials or csrf_failed", body = ErrorResponse)))]
+        (status = 403, description = "invalid_credentials or csrf_failed", body = ErrorResponse),
+        (status = 503, description = "busy: the password-hashing queue is full (with Retry-After)", body = ErrorResponse)))]
 async fn change_password(
     State(app): State<AppState>,
     session: CurrentSession,
@@ -197,7 +203,7 @@ async fn change_password(
     let new_password =
         NewPassword::parse(body.new_password).map_err(|msg| ApiError::invalid_input("new_password", msg))?;
     confirm_password(&app, principal.user_id(), body.current_password).await?;
-    let hash = app.passwords.hash(new_password.expose().to_owned()).await;
+    let hash = app.passwords.hash(new_password.expose().to_owned()).await?;
     let ended = app.state.change_password(principal.user_id(), &hash, principal.session_id()).await?;
     metrics::counter!("mrpt_sessions_ended_total", "reason" => "password_change").increment(ended);
     app.security.record(EventKind::PasswordChanged, principal.into(), format!("{ended} other sessions ended")).await;
@@ -207,7 +213,7 @@ async fn change_password(
 /// Checks a logged-in user's password: 403 `invalid_credentials` when wrong.
 async fn confirm_password(app: &AppState, user_id: UserId, password: String) -> Result<(), ApiError> {
     let user = app.state.get_user(user_id).await?.ok_or(ApiError::Unauthenticated)?;
-    if !app.passwords.verify(password, Some(user.password_hash)).await {
+    if !app.passwords.verify(password, Some(user.password_hash)).await? {
         return Err(ApiError::InvalidCredentials { status: StatusCode::FORBIDDEN });
     }
     Ok(())
@@ -222,7 +228,8 @@ pub struct AccountDeletion {
     responses(
         (status = 204, description = "The account, its sessions and all its data are deleted"),
         (status = 401, description = "unauthenticated or session_expired", body = ErrorResponse),
-        (status = 403, description = "invalid_credentials or csrf_failed", body = ErrorResponse)))]
+        (status = 403, description = "invalid_credentials or csrf_failed", body = ErrorResponse),
+        (status = 503, description = "busy: the password-hashing queue is full (with Retry-After)", body = ErrorResponse)))]
 async fn delete_account(
     State(app): State<AppState>,
     session: CurrentSession,

@@ -13,6 +13,7 @@ use crate::domain::DatasetId;
 use crate::error::ApiError;
 use crate::principal::Principal;
 use crate::store::files::{DatasetFile, FileKey, FilePrefix};
+use crate::work::Admission;
 use axum::body::Body;
 use axum::extract::multipart::{Field, MultipartError};
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
@@ -141,7 +142,9 @@ struct Received {
         (status = 409, description = "upload_incomplete", body = ErrorResponse),
         (status = 413, description = "payload_too_large", body = ErrorResponse),
         (status = 415, description = "unsupported_format", body = ErrorResponse),
-        (status = 422, description = "missing_ward_column", body = ErrorResponse)))]
+        (status = 422, description = "missing_ward_column", body = ErrorResponse),
+        (status = 429, description = "too_many_requests: the user's share of expensive work is in flight (with Retry-After)", body = ErrorResponse),
+        (status = 503, description = "busy: the queue for expensive work is full (with Retry-After)", body = ErrorResponse)))]
 async fn upload_dataset(State(app): State<AppState>, session: CurrentSession, request: Request) -> Result<Response, ApiError> {
     let (received, consumed) = if is_json(request.headers()) {
         let ApiJson(finish) = ApiJson::<FinishUploads>::from_request(request, &app).await?;
@@ -241,16 +244,17 @@ async fn create_dataset(app: &AppState, session: &CurrentSession, received: Rece
         ApiError::UnsupportedFormat("The ward table must be a .csv, .xlsx or .xls file.".to_owned())
     })?;
 
-    let (table_bytes, table) = parse_table(table_part.spooled, format, app.budgets.table()).await?;
+    let principal = &session.principal;
+    let work = app.work.admit(principal.user_id())?;
+    let (table_bytes, table) = parse_table(&work, table_part.spooled, format, app.budgets.table()).await?;
     let (boundaries, parsed_boundaries) = match boundaries_part.filter(|part| !part.spooled.is_empty()) {
         Some(part) => {
-            let (spooled, parsed) = check_boundaries(part.spooled, app.budgets.boundaries()).await?;
+            let (spooled, parsed) = check_boundaries(&work, part.spooled, app.budgets.boundaries()).await?;
             (Some(spooled), Some(parsed))
         }
         None => (None, None),
     };
 
-    let principal = &session.principal;
     let id = DatasetId::random();
     let record = DatasetRecord::new(
         principal,
@@ -265,12 +269,12 @@ async fn create_dataset(app: &AppState, session: &CurrentSession, received: Rece
             has_boundaries: boundaries.is_some(),
         },
     );
-    let compact = tokio::task::spawn_blocking(move || Compact {
-        table: compact::encode_table(&table),
-        boundaries: parsed_boundaries.as_ref().map(compact::encode_boundaries),
-    })
-    .await
-    .map_err(|_| ApiError::Internal)?;
+    let compact = work
+        .run(move || Compact {
+            table: compact::encode_table(&table),
+            boundaries: parsed_boundaries.as_ref().map(compact::encode_boundaries),
+        })
+        .await?;
     // The upload was received whole and checked. Storing it runs on its own
     // task, so that a client going away cannot cancel it between the files
     // and the record: it ends with both or, after a failure, with neither.
@@ -278,14 +282,14 @@ async fn create_dataset(app: &AppState, session: &CurrentSession, received: Rece
     stored.await.map_err(|_| ApiError::Internal)?
 }
 
-/// Boundaries are parsed on the blocking pool: a large shapefile takes a while.
-async fn check_boundaries(spooled: Spooled, budget: BoundaryBudget) -> Result<(Spooled, Boundaries), ApiError> {
-    let (spooled, parsed) = tokio::task::spawn_blocking(move || {
-        let parsed = Boundaries::parse(spooled.as_ref(), &budget);
-        (spooled, parsed)
-    })
-    .await
-    .map_err(|_| ApiError::Internal)?;
+/// Boundaries are parsed on the work pool: a large shapefile takes a while.
+async fn check_boundaries(work: &Admission, spooled: Spooled, budget: BoundaryBudget) -> Result<(Spooled, Boundaries), ApiError> {
+    let (spooled, parsed) = work
+        .run(move || {
+            let parsed = Boundaries::parse(spooled.as_ref(), &budget);
+            (spooled, parsed)
+        })
+        .await?;
     let parsed = parsed.map_err(|err| match err {
         BoundaryError::TooLarge(exceeded) => ApiError::PayloadTooLarge(exceeded),
         other => ApiError::InvalidFile { message: format!("The boundaries file could not be read: {other}"), line: None },
@@ -372,18 +376,23 @@ fn multipart_error(err: MultipartError, app: &AppState) -> ApiError {
     ApiError::invalid_input("file", format!("The upload form could not be read: {}.", err.body_text()))
 }
 
-/// Reads the table on the blocking pool: a large file takes a while. The
-/// bytes are handed back for the caller to keep.
-pub(super) async fn parse_table<B>(bytes: B, format: FileFormat, budget: TableBudget) -> Result<(B, WardTable), ApiError>
+/// Reads the table on the work pool: a large file takes a while. The bytes
+/// are handed back for the caller to keep.
+pub(super) async fn parse_table<B>(
+    work: &Admission,
+    bytes: B,
+    format: FileFormat,
+    budget: TableBudget,
+) -> Result<(B, WardTable), ApiError>
 where
     B: AsRef<[u8]> + Send + 'static,
 {
-    let (bytes, parsed) = tokio::task::spawn_blocking(move || {
-        let parsed = read_table(bytes.as_ref(), format.table_format(), &budget);
-        (bytes, parsed)
-    })
-    .await
-    .map_err(|_| ApiError::Internal)?;
+    let (bytes, parsed) = work
+        .run(move || {
+            let parsed = read_table(bytes.as_ref(), format.table_format(), &budget);
+            (bytes, parsed)
+        })
+        .await?;
     let table = parsed.map_err(|err| match err {
         TableError::MissingWardColumn => ApiError::MissingWardColumn(err.to_string()),
         TableError::TooLarge(exceeded) => ApiError::PayloadTooLarge(exceeded),

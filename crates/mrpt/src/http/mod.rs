@@ -42,6 +42,8 @@ pub struct Shared {
     pub owned: OwnedRecords,
     pub security: SecurityLog,
     pub passwords: PasswordHasherService,
+    /// The bounded pool every expensive request runs its CPU work on.
+    pub work: crate::work::WorkPool,
     pub cookie: CookiePolicy,
     /// `scheme://host[:port]` of the configured public URL.
     pub public_origin: Option<String>,
@@ -119,7 +121,8 @@ impl AppState {
             state: stores.state,
             files: stores.files,
             security,
-            passwords: PasswordHasherService::new(),
+            passwords: PasswordHasherService::new(config.work.hash_pool()),
+            work: config.work.work_pool(),
             cookie: CookiePolicy::new(config.secure_cookies()),
             public_origin: config.public_url.as_deref().and_then(cross_site::origin_of),
             sessions: SessionPolicy { idle: config.session_idle, absolute: config.session_absolute },

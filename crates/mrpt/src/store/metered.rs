@@ -2,7 +2,7 @@
 //! `/metrics`: a slow or failing store shows up before users complain.
 
 use super::{
-    NewOwned, OwnedKind, SecurityEvent, SessionKey, SessionRecord, SessionWithOwned, SharedStateStore, StateStore, StoreError,
+    LoginAttempt, NewOwned, OwnedKind, SecurityEvent, SessionKey, SessionRecord, SessionWithOwned, SharedStateStore, StateStore, StoreError,
     StoreResult, UserRecord,
 };
 use crate::domain::{Millis, SessionId, UserId, Username};
@@ -60,8 +60,7 @@ metered! {
     async fn list_users(&self) -> Vec<UserRecord>;
     async fn change_password(&self, user: UserId, new_hash: &str, keep: SessionId) -> u64;
     async fn delete_user(&self, user: UserId) -> ();
-    async fn login_failures_since(&self, username: &Username, since: Millis) -> Vec<Millis>;
-    async fn add_login_failure(&self, username: &Username, at: Millis) -> ();
+    async fn count_login_attempt(&self, username: &Username, at: Millis, since: Millis, limit: u32) -> LoginAttempt;
     async fn clear_login_failures(&self, username: &Username) -> ();
     async fn create_session(&self, session: &SessionRecord) -> ();
     async fn session_by_token(&self, key: SessionKey) -> Option<SessionRecord>;

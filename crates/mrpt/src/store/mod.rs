@@ -208,6 +208,16 @@ pub struct NewOwned<'a> {
     pub body: &'a [u8],
 }
 
+/// The answer to counting a login attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginAttempt {
+    /// Recorded: the password may be checked.
+    Counted,
+    /// Not recorded: the limit is reached. Logins reopen when the attempt
+    /// `oldest` (the first of the last `limit`) leaves the window.
+    Refused { oldest: Millis },
+}
+
 /// A security-relevant event, kept in the store for `mrpt admin events`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SecurityEvent {
@@ -235,8 +245,12 @@ pub trait StateStore: Send + Sync {
     /// Deletes the user, their sessions and every record they own, atomically.
     async fn delete_user(&self, user: UserId) -> StoreResult<()>;
 
-    async fn login_failures_since(&self, username: &Username, since: Millis) -> StoreResult<Vec<Millis>>;
-    async fn add_login_failure(&self, username: &Username, at: Millis) -> StoreResult<()>;
+    /// Counts a login attempt for `username` at `at`, before its password is
+    /// checked, in one atomic step: it is recorded only while fewer than
+    /// `limit` attempts are recorded since `since`, so parallel attempts can
+    /// never pass the limit. A successful login clears them.
+    async fn count_login_attempt(&self, username: &Username, at: Millis, since: Millis, limit: u32)
+        -> StoreResult<LoginAttempt>;
     async fn clear_login_failures(&self, username: &Username) -> StoreResult<()>;
 
     async fn create_session(&self, session: &SessionRecord) -> StoreResult<()>;

@@ -36,8 +36,8 @@
 //! an answer that may be stale.
 
 use super::{
-    NewOwned, OwnedKind, SecurityEvent, SessionKey, SessionRecord, SessionWithOwned, StateStore, StoreError,
-    StoreResult, UserRecord,
+    LoginAttempt, NewOwned, OwnedKind, SecurityEvent, SessionKey, SessionRecord, SessionWithOwned, StateStore,
+    StoreError, StoreResult, UserRecord,
 };
 use crate::domain::{Millis, SessionId, UserId, Username};
 use crate::principal::Principal;
@@ -400,12 +400,17 @@ if not id then return {} end
 return {id, redis.call('PTTL', KEYS[1])}
 "#;
 
-/// KEYS: failures key. ARGV: time, unique member, how long to keep them.
-const ADD_LOGIN_FAILURE: &str = r#"
+/// KEYS: attempts key. ARGV: time, unique member, how long to keep them,
+/// window start, limit. Returns the first of the last `limit` attempts when
+/// the limit is reached (nothing recorded), nothing when counted.
+const COUNT_LOGIN_ATTEMPT: &str = r#"
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. string.format('%d', tonumber(ARGV[1]) - tonumber(ARGV[3])))
+local recent = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[4], '+inf')
+local limit = tonumber(ARGV[5])
+if #recent >= limit then return recent[#recent - limit + 1] end
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 1
+return false
 "#;
 
 /// KEYS: log, counter. ARGV: time, event JSON, cap. Members are the insertion
@@ -437,7 +442,7 @@ struct Scripts {
     claim_name: Script,
     release_name: Script,
     read_name: Script,
-    add_login_failure: Script,
+    count_login_attempt: Script,
     record_event: Script,
 }
 
@@ -462,7 +467,7 @@ impl Scripts {
             claim_name: Script::new(CLAIM_NAME),
             release_name: Script::new(RELEASE_NAME),
             read_name: Script::new(READ_NAME),
-            add_login_failure: Script::new(ADD_LOGIN_FAILURE),
+            count_login_attempt: Script::new(COUNT_LOGIN_ATTEMPT),
             record_event: Script::new(RECORD_EVENT),
         }
     }
@@ -822,26 +827,14 @@ impl StateStore for RedisStore {
         self.query::<i64>(redis::cmd("SREM").arg(self.keys.directory()).arg(user.to_string())).await.map(drop)
     }
 
-    async fn login_failures_since(&self, username: &Username, since: Millis) -> StoreResult<Vec<Millis>> {
-        let members: Vec<String> = self
-            .query(redis::cmd("ZRANGEBYSCORE").arg(self.keys.login_failures(username)).arg(since.0).arg("+inf"))
-            .await?;
-        members
-            .iter()
-            .map(|member| {
-                member
-                    .split_once(':')
-                    .and_then(|(at, _)| at.parse().ok())
-                    .map(Millis)
-                    .ok_or_else(|| corrupt("a login failure has no time"))
-            })
-            .collect()
-    }
-
-    async fn add_login_failure(&self, username: &Username, at: Millis) -> StoreResult<()> {
+    async fn count_login_attempt(&self, username: &Username, at: Millis, since: Millis, limit: u32) -> StoreResult<LoginAttempt> {
         let member = format!("{}:{}", at.0, uuid::Uuid::new_v4().simple());
-        let mut invocation = self.scripts.add_login_failure.key(self.keys.login_failures(username));
-        self.eval::<i64>(invocation.arg(at.0).arg(member).arg(DAY_MS)).await.map(drop)
+        let mut invocation = self.scripts.count_login_attempt.key(self.keys.login_failures(username));
+        invocation.arg(at.0).arg(member).arg(DAY_MS).arg(since.0).arg(limit);
+        let oldest: Option<String> = self.eval(&invocation).await?;
+        let Some(oldest) = oldest else { return Ok(LoginAttempt::Counted) };
+        let at = oldest.split_once(':').and_then(|(at, _)| at.parse().ok()).ok_or_else(|| corrupt("a login attempt has no time"))?;
+        Ok(LoginAttempt::Refused { oldest: Millis(at) })
     }
 
     async fn clear_login_failures(&self, username: &Username) -> StoreResult<()> {

@@ -2,7 +2,7 @@
 //! several server processes on the same data directory at once.
 
 use super::{
-    NewOwned, OwnedKind, SecurityEvent, SessionKey, SessionRecord, SessionWithOwned, StateStore, StoreError, StoreResult,
+    LoginAttempt, NewOwned, OwnedKind, SecurityEvent, SessionKey, SessionRecord, SessionWithOwned, StateStore, StoreError, StoreResult,
     UserRecord,
 };
 use crate::domain::{Millis, SessionId, UserId, Username};
@@ -270,28 +270,29 @@ impl StateStore for SqliteStore {
         .await
     }
 
-    async fn login_failures_since(&self, username: &Username, since: Millis) -> StoreResult<Vec<Millis>> {
+    async fn count_login_attempt(&self, username: &Username, at: Millis, since: Millis, limit: u32) -> StoreResult<LoginAttempt> {
         let username = username.clone();
         self.with_conn(move |conn| {
-            let mut statement = conn.prepare_cached(
-                "SELECT at FROM login_failures WHERE username = ?1 AND at >= ?2 ORDER BY at",
-            )?;
-            let rows = statement.query_map(params![username.as_str(), since.0], |row| Ok(Millis(row.get(0)?)))?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
-        .await
-    }
-
-    async fn add_login_failure(&self, username: &Username, at: Millis) -> StoreResult<()> {
-        let username = username.clone();
-        self.with_conn(move |conn| {
-            // Failures older than a day never matter again; drop them as we go.
+            // Attempts older than a day never matter again; drop them as we go.
             conn.execute(
                 "DELETE FROM login_failures WHERE username = ?1 AND at < ?2",
                 params![username.as_str(), at.0 - 24 * 3600 * 1000],
             )?;
-            conn.execute("INSERT INTO login_failures (username, at) VALUES (?1, ?2)", params![username.as_str(), at.0])?;
-            Ok(())
+            // One statement counts and inserts, so no other attempt can come between.
+            let counted = conn.execute(
+                "INSERT INTO login_failures (username, at) SELECT ?1, ?2 \
+                 WHERE (SELECT COUNT(*) FROM login_failures WHERE username = ?1 AND at >= ?3) < ?4",
+                params![username.as_str(), at.0, since.0, limit],
+            )?;
+            if counted == 1 {
+                return Ok(LoginAttempt::Counted);
+            }
+            let oldest = conn.query_row(
+                "SELECT at FROM login_failures WHERE username = ?1 AND at >= ?2 ORDER BY at DESC LIMIT 1 OFFSET ?3",
+                params![username.as_str(), since.0, limit.saturating_sub(1)],
+                |row| Ok(Millis(row.get(0)?)),
+            )?;
+            Ok(LoginAttempt::Refused { oldest })
         })
         .await
     }

@@ -4,7 +4,7 @@
 
 use mrpt::domain::{Millis, UserId, Username};
 use mrpt::principal::Principal;
-use mrpt::store::{NewOwned, OwnedKind, SecurityEvent, SessionKey, SessionRecord, SharedStateStore, StoreError, UserRecord};
+use mrpt::store::{LoginAttempt, NewOwned, OwnedKind, SecurityEvent, SessionKey, SessionRecord, SharedStateStore, StoreError, UserRecord};
 use mrpt::token::SessionToken;
 use rand::Rng;
 use std::time::Duration;
@@ -130,17 +130,38 @@ pub async fn password_change_keeps_only_the_current_session(store: SharedStateSt
     assert!(store.session_by_token(other_token.key()).await.unwrap().is_none());
 }
 
-pub async fn login_failures_are_counted_per_username(store: SharedStateStore) {
+pub async fn login_attempts_are_counted_per_username_up_to_the_limit(store: SharedStateStore) {
     let amina = Username::parse("amina").unwrap();
     let musa = Username::parse("musa").unwrap();
-    for at in [1000, 2000, 3000] {
-        store.add_login_failure(&amina, Millis(at)).await.unwrap();
+    let now = Millis::now().0;
+    let count = |name: &Username, at: i64, since: i64| {
+        let (store, name) = (store.clone(), name.clone());
+        async move { store.count_login_attempt(&name, Millis(at), Millis(since), 3).await.unwrap() }
+    };
+    // An attempt before the window does not count against it.
+    assert_eq!(count(&amina, now - 5000, now - 5000).await, LoginAttempt::Counted);
+    for at in [now - 3000, now - 2000, now - 1000] {
+        assert_eq!(count(&amina, at, now - 4000).await, LoginAttempt::Counted);
     }
-    store.add_login_failure(&musa, Millis(2500)).await.unwrap();
-    assert_eq!(store.login_failures_since(&amina, Millis(2000)).await.unwrap(), vec![Millis(2000), Millis(3000)]);
+    // The fourth in the window is refused, not recorded, and names the
+    // attempt whose leaving the window reopens logins.
+    assert_eq!(count(&amina, now, now - 4000).await, LoginAttempt::Refused { oldest: Millis(now - 3000) });
+    assert_eq!(count(&amina, now, now - 4000).await, LoginAttempt::Refused { oldest: Millis(now - 3000) });
+    assert_eq!(count(&amina, now, now - 2500).await, LoginAttempt::Counted, "two in the shorter window");
+    assert_eq!(count(&musa, now, now - 4000).await, LoginAttempt::Counted, "per username");
     store.clear_login_failures(&amina).await.unwrap();
-    assert!(store.login_failures_since(&amina, Millis(0)).await.unwrap().is_empty());
-    assert_eq!(store.login_failures_since(&musa, Millis(0)).await.unwrap().len(), 1);
+    assert_eq!(count(&amina, now, now - 4000).await, LoginAttempt::Counted);
+}
+
+pub async fn parallel_login_attempts_never_pass_the_limit(store: SharedStateStore) {
+    let amina = Username::parse("amina").unwrap();
+    let now = Millis::now();
+    let attempts = (0..50).map(|_| {
+        let (store, amina) = (store.clone(), amina.clone());
+        async move { store.count_login_attempt(&amina, now, Millis(now.0 - 1000), 5).await.unwrap() }
+    });
+    let answers = futures::future::join_all(attempts).await;
+    assert_eq!(answers.iter().filter(|answer| **answer == LoginAttempt::Counted).count(), 5);
 }
 
 pub async fn owned_records_stay_in_their_owners_namespace(store: SharedStateStore) {
@@ -288,13 +309,16 @@ pub async fn deleting_a_user_deletes_everything_of_theirs(store: SharedStateStor
     let (musa_session, _) = session(&store, &musa, Duration::from_secs(60)).await;
     store.insert_owned(&principal(&amina_session), owned(OwnedKind::Dataset, "d1", None, 1, b"a")).await.unwrap();
     store.insert_owned(&principal(&musa_session), owned(OwnedKind::Dataset, "m1", None, 1, b"m")).await.unwrap();
-    store.add_login_failure(&amina.username, Millis::now()).await.unwrap();
+    let now = Millis::now();
+    let counted = store.count_login_attempt(&amina.username, now, now, 1).await.unwrap();
+    assert_eq!(counted, LoginAttempt::Counted);
 
     store.delete_user(amina.id).await.unwrap();
     assert!(store.get_user(amina.id).await.unwrap().is_none());
     assert!(store.session_by_token(amina_token.key()).await.unwrap().is_none());
     assert!(store.get_owned(&principal(&amina_session), OwnedKind::Dataset, "d1").await.unwrap().is_none());
-    assert!(store.login_failures_since(&amina.username, Millis(0)).await.unwrap().is_empty());
+    let after = store.count_login_attempt(&amina.username, now, now, 1).await.unwrap();
+    assert_eq!(after, LoginAttempt::Counted, "the attempts went with the user");
     assert_eq!(store.list_owned(&principal(&musa_session), OwnedKind::Dataset).await.unwrap().len(), 1);
 }
 
@@ -468,7 +492,8 @@ macro_rules! store_suite {
             timed_out_sessions_are_kept_but_not_live,
             sessions_are_listed_and_revoked_per_user,
             password_change_keeps_only_the_current_session,
-            login_failures_are_counted_per_username,
+            login_attempts_are_counted_per_username_up_to_the_limit,
+            parallel_login_attempts_never_pass_the_limit,
             owned_records_stay_in_their_owners_namespace,
             records_are_replaced_only_from_what_they_were,
             a_record_whose_parent_is_gone_is_not_inserted,
