@@ -211,6 +211,8 @@ impl From<StoreError> for ApiError {
             StoreError::SessionEnded => Self::Unauthenticated,
             StoreError::ParentGone => Self::NotFound,
             StoreError::RecordTooLarge { max } => Self::PayloadTooLarge(BudgetExceeded { limit: "record_bytes", max }),
+            // The password the login checked is no longer the user's.
+            StoreError::CredentialChanged => Self::InvalidCredentials { status: StatusCode::UNAUTHORIZED },
             StoreError::Corrupt(reason) => {
                 tracing::error!(%reason, "corrupt record in the state store");
                 Self::Internal

@@ -384,3 +384,26 @@ async fn concurrent_requests_of_one_session_keep_every_write() {
     assert_eq!(client.dataset_ids().await.len(), 50);
     client.get("/api/session").await.expect(200, "");
 }
+
+#[tokio::test]
+async fn a_login_in_flight_when_the_password_changes_leaves_no_session() {
+    let server = TestServer::start().await;
+    let mut owner = TestClient::signed_up(&server, "amina").await;
+    let mut password = PASSWORD.to_owned();
+    for round in 0..6 {
+        let new_password = format!("{PASSWORD} round {round}");
+        let login = {
+            let (mut late, old) = (server.client(), password.clone());
+            async move { (late.login_with("amina", &old).await, late) }
+        };
+        let change =
+            owner.post("/api/auth/password", json!({"current_password": password, "new_password": new_password}));
+        let ((logged_in, mut late), changed) = tokio::join!(login, change);
+        changed.expect(204, "");
+        if logged_in.status == 200 {
+            // Logged in with the old password: ended by the change, or never created.
+            late.get("/api/session").await.expect(401, "unauthenticated");
+        }
+        password = new_password;
+    }
+}

@@ -132,7 +132,7 @@ async fn login(
     }
     let token = SessionToken::issue(user.id);
     let record = SessionRecord::start(&token, app.sessions.idle, app.sessions.absolute);
-    app.state.create_session(&record).await?;
+    app.state.create_session(&record, &user.password_hash).await?;
     metrics::counter!("mrpt_sessions_created_total").increment(1);
     context.set_session(record.id);
     let envelope = SessionEnvelope {

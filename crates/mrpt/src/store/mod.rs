@@ -99,6 +99,10 @@ pub enum StoreError {
     /// The record a new record belongs to was deleted before the insert.
     #[error("the record this one belongs to is gone")]
     ParentGone,
+    /// The password a login verified was changed before its session was
+    /// created.
+    #[error("the password changed while the login was checked")]
+    CredentialChanged,
     /// A stored record could not be read back: a bug or tampering.
     #[error("a stored record is corrupt: {0}")]
     Corrupt(String),
@@ -253,7 +257,11 @@ pub trait StateStore: Send + Sync {
         -> StoreResult<LoginAttempt>;
     async fn clear_login_failures(&self, username: &Username) -> StoreResult<()>;
 
-    async fn create_session(&self, session: &SessionRecord) -> StoreResult<()>;
+    /// Creates a session only while the user's password hash is still
+    /// `credential`, the one the login verified, checked in the same atomic
+    /// step as the insert: a login still in flight when the password changed
+    /// leaves no session ([`StoreError::CredentialChanged`]).
+    async fn create_session(&self, session: &SessionRecord, credential: &str) -> StoreResult<()>;
     /// The session with this key, live or timed out; ended sessions
     /// are gone.
     async fn session_by_token(&self, key: SessionKey) -> StoreResult<Option<SessionRecord>>;

@@ -254,9 +254,13 @@ redis.call('DEL', sessions_index, session_tokens, base .. ':seq', user)
 return username
 "#;
 
-/// ARGV: token hash, id, user id, created, last seen, idle expiry, expiry.
+/// ARGV: token hash, id, user id, created, last seen, idle expiry, expiry,
+/// the password hash the login verified. Returns 0, creating nothing, when
+/// the user has another password hash by now.
 const CREATE_SESSION: &str = r#"
-if redis.call('EXISTS', base .. ':user') == 0 then return redis.error_reply('mrpt: the user does not exist') end
+local credential = redis.call('HGET', base .. ':user', 'password_hash')
+if not credential then return redis.error_reply('mrpt: the user does not exist') end
+if credential ~= ARGV[8] then return 0 end
 prune(ARGV[4])
 local key = session_key(ARGV[1])
 local seq = redis.call('INCR', base .. ':seq')
@@ -841,7 +845,7 @@ impl StateStore for RedisStore {
         self.query::<i64>(redis::cmd("DEL").arg(self.keys.login_failures(username))).await.map(drop)
     }
 
-    async fn create_session(&self, s: &SessionRecord) -> StoreResult<()> {
+    async fn create_session(&self, s: &SessionRecord, credential: &str) -> StoreResult<()> {
         let mut invocation = self.on_user(&self.scripts.create_session, s.user_id);
         invocation
             .arg(s.token_hash.to_hex())
@@ -850,8 +854,12 @@ impl StateStore for RedisStore {
             .arg(s.created_at.0)
             .arg(s.last_seen_at.0)
             .arg(s.idle_expires_at.0)
-            .arg(s.expires_at.0);
-        self.eval::<i64>(&invocation).await.map(drop)
+            .arg(s.expires_at.0)
+            .arg(credential);
+        match self.eval::<i64>(&invocation).await? {
+            0 => Err(StoreError::CredentialChanged),
+            _ => Ok(()),
+        }
     }
 
     async fn session_by_token(&self, key: SessionKey) -> StoreResult<Option<SessionRecord>> {

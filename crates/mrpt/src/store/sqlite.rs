@@ -306,10 +306,17 @@ impl StateStore for SqliteStore {
         .await
     }
 
-    async fn create_session(&self, session: &SessionRecord) -> StoreResult<()> {
+    async fn create_session(&self, session: &SessionRecord, credential: &str) -> StoreResult<()> {
         let s = session.clone();
+        let credential = credential.to_owned();
         self.with_conn(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let current: Option<String> = tx
+                .query_row("SELECT password_hash FROM users WHERE id = ?1", [s.user_id.to_string()], |row| row.get(0))
+                .optional()?;
+            if current.as_deref() != Some(credential.as_str()) {
+                return Err(StoreError::CredentialChanged);
+            }
             let stale_before = s.created_at.0 - EXPIRED_SESSION_RETENTION_MS;
             tx.execute(
                 "DELETE FROM sessions WHERE user_id = ?1 AND (idle_expires_at < ?2 OR expires_at < ?2)",

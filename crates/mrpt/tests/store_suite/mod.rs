@@ -35,7 +35,7 @@ pub async fn user(store: &SharedStateStore, name: &str) -> UserRecord {
 pub async fn session(store: &SharedStateStore, user: &UserRecord, idle: Duration) -> (SessionRecord, SessionToken) {
     let token = SessionToken::issue(user.id);
     let record = SessionRecord::start(&token, idle, Duration::from_secs(3600));
-    store.create_session(&record).await.unwrap();
+    store.create_session(&record, &user.password_hash).await.unwrap();
     (record, token)
 }
 
@@ -118,6 +118,19 @@ pub async fn sessions_are_listed_and_revoked_per_user(store: SharedStateStore) {
     assert_eq!(store.end_user_sessions(amina.id, None).await.unwrap(), 1);
     assert!(store.live_sessions(amina.id, Millis::now()).await.unwrap().is_empty());
     assert_eq!(store.live_sessions(musa.id, Millis::now()).await.unwrap().len(), 1);
+}
+
+pub async fn a_login_checked_against_a_changed_password_starts_no_session(store: SharedStateStore) {
+    let amina = user(&store, "amina").await;
+    let (keep, _) = session(&store, &amina, Duration::from_secs(60)).await;
+    store.change_password(amina.id, "$argon2id$new", keep.id).await.unwrap();
+    let token = SessionToken::issue(amina.id);
+    let late = SessionRecord::start(&token, Duration::from_secs(60), Duration::from_secs(3600));
+    let refused = store.create_session(&late, &amina.password_hash).await;
+    assert!(matches!(refused, Err(StoreError::CredentialChanged)), "{refused:?}");
+    assert!(store.session_by_token(token.key()).await.unwrap().is_none());
+    store.create_session(&late, "$argon2id$new").await.unwrap();
+    assert!(store.session_by_token(token.key()).await.unwrap().is_some());
 }
 
 pub async fn password_change_keeps_only_the_current_session(store: SharedStateStore) {
@@ -492,6 +505,7 @@ macro_rules! store_suite {
             timed_out_sessions_are_kept_but_not_live,
             sessions_are_listed_and_revoked_per_user,
             password_change_keeps_only_the_current_session,
+            a_login_checked_against_a_changed_password_starts_no_session,
             login_attempts_are_counted_per_username_up_to_the_limit,
             parallel_login_attempts_never_pass_the_limit,
             owned_records_stay_in_their_owners_namespace,
