@@ -54,6 +54,10 @@ pub struct ServeConfig {
     #[serde(flatten)]
     pub work: crate::work::WorkConfig,
 
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub address_limits: crate::client_limits::AddressLimits,
+
     /// Whether anyone may register an account.
     #[arg(long, env = "MRPT_REGISTRATION", value_enum, default_value_t = Registration::Open)]
     pub registration: Registration,

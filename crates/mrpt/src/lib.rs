@@ -5,6 +5,7 @@ pub mod account_deletion;
 pub mod admin;
 pub mod analyses;
 pub mod budgets;
+pub mod client_limits;
 pub mod config;
 pub mod datasets;
 pub mod domain;

@@ -30,7 +30,10 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         tracing::info!(address = %listener.local_addr()?, "mrpt serve listening");
     }
     let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, router(app)).with_graceful_shutdown(async move {
+    // The peer's address is what registration and login are limited by,
+    // unless a trusted proxy's header is configured.
+    let service = router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, service).with_graceful_shutdown(async move {
         shutdown_signal().await;
         let _ = stopping_tx.send(true);
     });

@@ -407,3 +407,38 @@ async fn a_login_in_flight_when_the_password_changes_leaves_no_session() {
         password = new_password;
     }
 }
+
+#[tokio::test]
+async fn logins_and_registrations_are_limited_per_client_address() {
+    let server = TestServer::start_with(&[
+        "--client-address-header",
+        "X-Forwarded-For",
+        "--logins-per-address",
+        "3",
+        "--registrations-per-address",
+        "2",
+    ])
+    .await;
+    let mut client = server.client();
+    let from = |client: &TestClient, address: &str, path: &str, body: serde_json::Value| {
+        client.request(Method::POST, path).header("X-Forwarded-For", format!("203.0.113.9, {address}")).json(&body)
+    };
+    let account = |name: &str| json!({"username": name, "password": PASSWORD});
+    for name in ["amina", "musa"] {
+        let request = from(&client, "10.0.0.1", "/api/auth/register", account(name));
+        client.send(request).await.expect(201, "");
+    }
+    let third = client.send(from(&client, "10.0.0.1", "/api/auth/register", account("bala"))).await;
+    third.expect(429, "too_many_requests");
+    let retry_after: u64 = third.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    // The last address of the header is the client's; another one is not limited.
+    client.send(from(&client, "10.0.0.2", "/api/auth/register", account("bala"))).await.expect(201, "");
+
+    for _ in 0..3 {
+        client.send(from(&client, "10.0.0.1", "/api/auth/login", account("amina"))).await.expect(200, "");
+    }
+    client.send(from(&client, "10.0.0.1", "/api/auth/login", account("amina"))).await.expect(429, "too_many_requests");
+    client.send(from(&client, "10.0.0.2", "/api/auth/login", account("amina"))).await.expect(200, "");
+    assert_eq!(server.metric_where("mrpt_address_limited_total", "action=\"login\"").await, 1.0);
+}

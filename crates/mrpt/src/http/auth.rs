@@ -5,6 +5,7 @@ use super::cross_site::SameOrigin;
 use super::extract::{request_context, session_cookie, ApiJson, CurrentSession, CSRF_HEADER};
 use super::views::{ErrorResponse, SessionEnvelope, User};
 use super::AppState;
+use crate::client_limits::AddressAction;
 use crate::config::Registration;
 use crate::domain::{Millis, NewPassword, UserId, Username};
 use crate::error::ApiError;
@@ -53,16 +54,19 @@ pub struct UserEnvelope {
         (status = 400, description = "invalid_input", body = ErrorResponse),
         (status = 403, description = "registration_closed or cross_site_refused", body = ErrorResponse),
         (status = 409, description = "username_taken", body = ErrorResponse),
+        (status = 429, description = "too_many_requests: too many registrations from this client address (with Retry-After)", body = ErrorResponse),
         (status = 415, description = "unsupported_media_type", body = ErrorResponse),
         (status = 503, description = "busy: the password-hashing queue is full (with Retry-After)", body = ErrorResponse)))]
 async fn register(
     State(app): State<AppState>,
     _: SameOrigin,
+    parts: Parts,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<(StatusCode, Json<UserEnvelope>), ApiError> {
     if app.registration == Registration::Closed {
         return Err(ApiError::RegistrationClosed);
     }
+    app.address_limits.check(&*app.state, AddressAction::Registration, &parts).await?;
     let username = Username::parse(&body.username).map_err(|msg| ApiError::invalid_input("username", msg))?;
     let password = NewPassword::parse(body.password).map_err(|msg| ApiError::invalid_input("password", msg))?;
     let user = UserRecord {
@@ -82,7 +86,7 @@ async fn register(
         (status = 401, description = "invalid_credentials", body = ErrorResponse),
         (status = 403, description = "cross_site_refused", body = ErrorResponse),
         (status = 415, description = "unsupported_media_type", body = ErrorResponse),
-        (status = 429, description = "too_many_attempts, with Retry-After", body = ErrorResponse),
+        (status = 429, description = "too_many_attempts, or too_many_requests from this client address; with Retry-After", body = ErrorResponse),
         (status = 503, description = "busy: the password-hashing queue is full (with Retry-After)", body = ErrorResponse)))]
 async fn login(
     State(app): State<AppState>,
@@ -91,6 +95,7 @@ async fn login(
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
     let context = request_context(&parts);
+    app.address_limits.check(&*app.state, AddressAction::Login, &parts).await?;
     let invalid = ApiError::InvalidCredentials { status: StatusCode::UNAUTHORIZED };
     let Ok(username) = Username::parse(&body.username) else {
         // No such account can exist; spend the same time as for a real one.

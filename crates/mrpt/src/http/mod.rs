@@ -44,6 +44,7 @@ pub struct Shared {
     pub passwords: PasswordHasherService,
     /// The bounded pool every expensive request runs its CPU work on.
     pub work: crate::work::WorkPool,
+    pub address_limits: crate::client_limits::AddressLimits,
     pub cookie: CookiePolicy,
     /// `scheme://host[:port]` of the configured public URL.
     pub public_origin: Option<String>,
@@ -123,6 +124,7 @@ impl AppState {
             security,
             passwords: PasswordHasherService::new(config.work.hash_pool()),
             work: config.work.work_pool(),
+            address_limits: config.address_limits.clone(),
             cookie: CookiePolicy::new(config.secure_cookies()),
             public_origin: config.public_url.as_deref().and_then(cross_site::origin_of),
             sessions: SessionPolicy { idle: config.session_idle, absolute: config.session_absolute },

@@ -62,6 +62,7 @@ metered! {
     async fn delete_user(&self, user: UserId) -> ();
     async fn count_login_attempt(&self, username: &Username, at: Millis, since: Millis, limit: u32) -> LoginAttempt;
     async fn clear_login_failures(&self, username: &Username) -> ();
+    async fn increment_counter(&self, name: &str, now: Millis, until: Millis) -> u64;
     async fn create_session(&self, session: &SessionRecord, credential: &str) -> ();
     async fn session_by_token(&self, key: SessionKey) -> Option<SessionRecord>;
     async fn session_with_owned(&self, key: SessionKey, kind: OwnedKind, id: &str) -> Option<SessionWithOwned>;

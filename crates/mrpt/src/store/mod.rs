@@ -256,6 +256,9 @@ pub trait StateStore: Send + Sync {
     async fn count_login_attempt(&self, username: &Username, at: Millis, since: Millis, limit: u32)
         -> StoreResult<LoginAttempt>;
     async fn clear_login_failures(&self, username: &Username) -> StoreResult<()>;
+    /// Adds one to the counter `name` that lasts until `until` and returns
+    /// its count, in one atomic step; at `until` the counter is forgotten.
+    async fn increment_counter(&self, name: &str, now: Millis, until: Millis) -> StoreResult<u64>;
 
     /// Creates a session only while the user's password hash is still
     /// `credential`, the one the login verified, checked in the same atomic

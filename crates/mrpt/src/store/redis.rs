@@ -417,6 +417,13 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return false
 "#;
 
+/// KEYS: counter. ARGV: when it is forgotten. Returns the new count.
+const INCREMENT_COUNTER: &str = r#"
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
+return count
+"#;
+
 /// KEYS: log, counter. ARGV: time, event JSON, cap. Members are the insertion
 /// number then the JSON, so events of the same millisecond keep their order.
 const RECORD_EVENT: &str = r#"
@@ -447,6 +454,7 @@ struct Scripts {
     release_name: Script,
     read_name: Script,
     count_login_attempt: Script,
+    increment_counter: Script,
     record_event: Script,
 }
 
@@ -472,6 +480,7 @@ impl Scripts {
             release_name: Script::new(RELEASE_NAME),
             read_name: Script::new(READ_NAME),
             count_login_attempt: Script::new(COUNT_LOGIN_ATTEMPT),
+            increment_counter: Script::new(INCREMENT_COUNTER),
             record_event: Script::new(RECORD_EVENT),
         }
     }
@@ -501,6 +510,10 @@ impl Keys {
 
     fn user_id_by_name(&self, name: &Username) -> String {
         format!("{}:{{n:{name}}}:user-id", self.prefix)
+    }
+
+    fn counter(&self, name: &str, until: Millis) -> String {
+        format!("{}:{{c:{name}}}:{}", self.prefix, until.0)
     }
 
     fn login_failures(&self, name: &Username) -> String {
@@ -843,6 +856,12 @@ impl StateStore for RedisStore {
 
     async fn clear_login_failures(&self, username: &Username) -> StoreResult<()> {
         self.query::<i64>(redis::cmd("DEL").arg(self.keys.login_failures(username))).await.map(drop)
+    }
+
+    async fn increment_counter(&self, name: &str, _now: Millis, until: Millis) -> StoreResult<u64> {
+        // Redis forgets the counter by itself at `until`.
+        let mut invocation = self.scripts.increment_counter.key(self.keys.counter(name, until));
+        self.eval(invocation.arg(until.0)).await
     }
 
     async fn create_session(&self, s: &SessionRecord, credential: &str) -> StoreResult<()> {

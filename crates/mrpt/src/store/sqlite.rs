@@ -38,6 +38,13 @@ CREATE TABLE IF NOT EXISTS login_failures (
     at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS login_failures_by_name ON login_failures(username, at);
+CREATE TABLE IF NOT EXISTS counters (
+    name TEXT NOT NULL,
+    until INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (name, until)
+);
+CREATE INDEX IF NOT EXISTS counters_by_end ON counters(until);
 CREATE TABLE IF NOT EXISTS owned (
     owner_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     kind TEXT NOT NULL,
@@ -302,6 +309,21 @@ impl StateStore for SqliteStore {
         self.with_conn(move |conn| {
             conn.execute("DELETE FROM login_failures WHERE username = ?1", [username.as_str()])?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn increment_counter(&self, name: &str, now: Millis, until: Millis) -> StoreResult<u64> {
+        let name = name.to_owned();
+        self.with_conn(move |conn| {
+            conn.execute("DELETE FROM counters WHERE until <= ?1", [now.0])?;
+            let count: i64 = conn.query_row(
+                "INSERT INTO counters (name, until, count) VALUES (?1, ?2, 1) \
+                 ON CONFLICT (name, until) DO UPDATE SET count = count + 1 RETURNING count",
+                params![name, until.0],
+                |row| row.get(0),
+            )?;
+            Ok(count.unsigned_abs())
         })
         .await
     }

@@ -166,6 +166,24 @@ pub async fn login_attempts_are_counted_per_username_up_to_the_limit(store: Shar
     assert_eq!(count(&amina, now, now - 4000).await, LoginAttempt::Counted);
 }
 
+pub async fn counters_count_per_name_and_window(store: SharedStateStore) {
+    let now = Millis::now();
+    let (minute, next) = (Millis(now.0 + 60_000), Millis(now.0 + 120_000));
+    for expected in 1..=3 {
+        assert_eq!(store.increment_counter("login:10.0.0.1", now, minute).await.unwrap(), expected);
+    }
+    assert_eq!(store.increment_counter("login:10.0.0.2", now, minute).await.unwrap(), 1, "per name");
+    assert_eq!(store.increment_counter("registration:10.0.0.1", now, minute).await.unwrap(), 1, "per name");
+    assert_eq!(store.increment_counter("login:10.0.0.1", now, next).await.unwrap(), 1, "a new window starts at one");
+    let counts = (0..40).map(|_| {
+        let store = store.clone();
+        async move { store.increment_counter("login:10.0.0.3", now, minute).await.unwrap() }
+    });
+    let mut counts = futures::future::join_all(counts).await;
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=40).collect::<Vec<u64>>(), "parallel increments are each counted once");
+}
+
 pub async fn parallel_login_attempts_never_pass_the_limit(store: SharedStateStore) {
     let amina = Username::parse("amina").unwrap();
     let now = Millis::now();
@@ -508,6 +526,7 @@ macro_rules! store_suite {
             a_login_checked_against_a_changed_password_starts_no_session,
             login_attempts_are_counted_per_username_up_to_the_limit,
             parallel_login_attempts_never_pass_the_limit,
+            counters_count_per_name_and_window,
             owned_records_stay_in_their_owners_namespace,
             records_are_replaced_only_from_what_they_were,
             a_record_whose_parent_is_gone_is_not_inserted,
