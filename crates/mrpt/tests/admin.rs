@@ -4,6 +4,7 @@
 
 mod common;
 mod redis_servers;
+mod s3_server;
 
 use common::{tiny_csv, TestClient, TestServer};
 use std::process::Command;
@@ -207,4 +208,45 @@ async fn an_account_deletion_that_stopped_after_its_tombstone_is_finished_by_the
     let users = admin_ok(&store, &["users"]);
     assert!(!users.contains("amina") && users.contains("bello"), "{users}");
     bello.get("/api/datasets").await.expect(200, "");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_with_files_in_a_bucket() {
+    use mrpt::domain::{AnalysisId, DatasetId, UserId};
+    use mrpt::principal::Principal;
+    use mrpt::store::files::{s3::{S3FileStore, S3Location}, DatasetFile, FileKey, FileStore};
+    let bucket = s3_server::S3Server::start();
+    let location = format!("s3://{}/mrpt/ci", s3_server::BUCKET);
+    let server = TestServer::start_with_env(&["--files", &location], &bucket.env()).await;
+    let data_dir = server.data_dir.to_str().unwrap().to_owned();
+    let store = ["--data-dir", data_dir.as_str(), "--files", location.as_str()];
+    let sweep = |extra: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_mrpt"))
+            .args(["admin"]).args(store).arg("sweep").args(extra).envs(bucket.env()).env("MRPT_LOG", "warn")
+            .output().expect("mrpt admin sweep runs");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let mut amina = TestClient::signed_up(&server, "amina").await;
+    let kept = amina.upload("kept.csv", tiny_csv()).await.json()["id"].as_str().unwrap().to_owned();
+    let analysis = amina.post(&format!("/api/datasets/{kept}/analyses"), serde_json::json!({})).await.json()["id"].as_str().unwrap().to_owned();
+    assert!(sweep(&["--dry-run", "--grace", "0"]).contains("would remove 0 item(s)"));
+
+    // A table whose insert never came, and an analysis whose result was lost.
+    let files = S3FileStore::open_with(&S3Location::parse(&location).unwrap(), bucket.settings()).await.unwrap();
+    let stranger = Principal::operator(UserId::random(), "test");
+    let stray = FileKey::dataset(&stranger, DatasetId::random(), DatasetFile::Table);
+    let mut upload = files.begin(&stray).await.unwrap();
+    upload.write(b"ward\n").await.unwrap();
+    upload.finish().await.unwrap();
+    let user: UserId = amina.get("/api/session").await.json()["user"]["id"].as_str().unwrap().parse().unwrap();
+    let owner = Principal::operator(user, "test");
+    files.delete(&FileKey::analysis_result(&owner, kept.parse().unwrap(), analysis.parse::<AnalysisId>().unwrap())).await.unwrap();
+
+    let swept = sweep(&["--grace", "0"]);
+    assert!(swept.contains("file without a record") && swept.contains("record without its files") && swept.contains("removed 2 item(s)"), "{swept}");
+    assert!(files.open(&stray).await.unwrap().is_none());
+    assert!(sweep(&["--dry-run", "--grace", "0"]).contains("would remove 0 item(s)"));
+    amina.get(&format!("/api/datasets/{kept}/file")).await.expect(200, "");
+    amina.get(&format!("/api/analyses/{analysis}")).await.expect(404, "not_found");
 }
