@@ -442,3 +442,24 @@ async fn logins_and_registrations_are_limited_per_client_address() {
     client.send(from(&client, "10.0.0.2", "/api/auth/login", account("amina"))).await.expect(200, "");
     assert_eq!(server.metric_where("mrpt_address_limited_total", "action=\"login\"").await, 1.0);
 }
+
+#[tokio::test]
+async fn password_hashing_beyond_its_pool_and_queue_is_busy() {
+    let server = TestServer::start_with(&["--hash-threads", "1", "--hash-queue", "0"]).await;
+    let client = server.client();
+    let registrations = (0..20).map(|i| {
+        let mut client = client.clone();
+        async move { client.post("/api/auth/register", json!({"username": format!("officer{i}"), "password": PASSWORD})).await }
+    });
+    let answers = futures::future::join_all(registrations).await;
+    let busy: Vec<_> = answers.iter().filter(|answer| answer.status == 503).collect();
+    assert!(!busy.is_empty(), "one thread and no queue cannot take 20 hashes at once");
+    for answer in &busy {
+        answer.expect(503, "busy");
+        assert_eq!(answer.header("retry-after").as_deref(), Some("2"));
+    }
+    assert!(answers.iter().all(|answer| answer.status == 201 || answer.status == 503));
+    assert_eq!(server.metric_where("mrpt_work_refused_total", "pool=\"hash\"").await, busy.len() as f64);
+    // Nothing is held after the refusals: hashing one at a time goes through.
+    client.clone().register("latecomer").await.expect(201, "");
+}
