@@ -19,6 +19,16 @@ pub struct ServeConfig {
     #[serde(flatten)]
     pub stores: StoreConfig,
 
+    /// Serve `/metrics` on this separate (private) address instead of the
+    /// public one. With several workers each listens on it (SO_REUSEPORT),
+    /// so give a fixed port.
+    #[arg(long, env = "MRPT_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
+
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub connections: crate::listener::ConnectionLimits,
+
     /// The URL users reach the server at; https turns on `Secure` cookies
     /// named `__Host-mrpt_session`.
     #[arg(long, env = "MRPT_PUBLIC_URL")]

@@ -40,6 +40,9 @@ pub enum ApiError {
     PayloadTooLarge(#[from] BudgetExceeded),
     #[error("{0}")]
     UnsupportedFormat(String),
+    /// The request body stopped arriving for longer than the body idle timeout.
+    #[error("The request body stopped arriving and was cut off. Please try again.")]
+    RequestTimeout,
     #[error("{message}")]
     InvalidFile { message: String, line: Option<usize> },
     #[error("{0}")]
@@ -97,6 +100,7 @@ impl ApiError {
             Self::NotFound | Self::NoBoundaries => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedFormat(_) | Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TusVersionUnsupported => StatusCode::PRECONDITION_FAILED,
             Self::UploadOffsetConflict | Self::UploadIncomplete => StatusCode::CONFLICT,
@@ -124,6 +128,7 @@ impl ApiError {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::RequestTimeout => "request_timeout",
             Self::UnsupportedFormat(_) => "unsupported_format",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::TusVersionUnsupported => "tus_version_unsupported",
@@ -194,6 +199,10 @@ impl IntoResponse for ApiError {
         | Self::Busy { retry_after_secs } = self
         {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        if let Self::RequestTimeout = self {
+            // The rest of a stalled body may still come: the connection cannot be reused.
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         response.extensions_mut().insert(ErrorBody { code: self.code(), message: self.to_string(), extra: self.extra() });
         response

@@ -11,6 +11,7 @@ pub mod datasets;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod listener;
 pub mod loadtest;
 pub mod metrics;
 pub mod password;

@@ -2,6 +2,7 @@
 //! headers that keep personal answers out of shared caches, metrics whose
 //! labels come from fixed sets, and the one log line per request.
 
+use super::body_timeout::{IdleTimeoutBody, Stalled};
 use super::AppState;
 use crate::domain::SessionId;
 use crate::error::{ApiError, ErrorBody};
@@ -51,8 +52,14 @@ pub async fn request_context(State(app): State<AppState>, mut request: Request, 
     let context = Arc::new(RequestContext { request_id, route: OnceLock::new(), session: OnceLock::new() });
     let method = request.method().clone();
     request.extensions_mut().insert(context.clone());
+    let stalled = Stalled::default();
+    let request = request.map(|body| Body::new(IdleTimeoutBody::new(body, app.body_idle_timeout, stalled.clone())));
 
     let mut response = next.run(request).await;
+    if stalled.happened() {
+        // Whatever the handler made of the cut-off body, the client stopped sending.
+        response = ApiError::RequestTimeout.into_response();
+    }
 
     let error = response.extensions_mut().remove::<ErrorBody>().or_else(|| framework_error(&response));
     if let Some(error) = error {

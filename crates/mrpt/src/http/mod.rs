@@ -3,6 +3,7 @@
 
 mod analyses;
 mod auth;
+mod body_timeout;
 mod commit;
 mod cross_site;
 mod datasets;
@@ -50,6 +51,9 @@ pub struct Shared {
     pub public_origin: Option<String>,
     pub sessions: SessionPolicy,
     pub max_upload: u64,
+    pub body_idle_timeout: Duration,
+    /// Whether `/metrics` is served on the public address too.
+    pub public_metrics: bool,
     pub budgets: crate::budgets::Budgets,
     pub uploads: crate::uploads::UploadConfig,
     pub spool: spool::SpoolDir,
@@ -129,6 +133,8 @@ impl AppState {
             public_origin: config.public_url.as_deref().and_then(cross_site::origin_of),
             sessions: SessionPolicy { idle: config.session_idle, absolute: config.session_absolute },
             max_upload: config.max_upload,
+            body_idle_timeout: config.connections.body_idle_timeout,
+            public_metrics: config.metrics_bind.is_none(),
             budgets: config.budgets.clone(),
             uploads: config.uploads.clone(),
             spool,
@@ -154,12 +160,21 @@ fn api_routes(max_upload: u64) -> OpenApiRouter<AppState> {
         .merge(analyses::routes())
 }
 
+/// What the private metrics address serves: `/metrics` alone.
+pub fn metrics_router(state: AppState) -> Router {
+    ops::metrics_routes()
+        .fallback(|| async { ApiError::NotFound })
+        .route_layer(axum::middleware::from_fn(middleware::record_route))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::request_context))
+        .with_state(state)
+}
+
 pub fn router(state: AppState) -> Router {
     let (api, openapi) = api_routes(state.max_upload).split_for_parts();
     let openapi = Arc::new(openapi);
     Router::new()
         .merge(api)
-        .merge(ops::routes(openapi))
+        .merge(ops::routes(openapi, state.public_metrics))
         .merge(web::routes())
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

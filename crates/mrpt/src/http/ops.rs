@@ -12,12 +12,20 @@ use serde_json::json;
 use std::sync::Arc;
 use utoipa::openapi::OpenApi;
 
-pub fn routes(openapi: Arc<OpenApi>) -> Router<AppState> {
-    Router::new()
+/// With `with_metrics` false, `/metrics` is left to the private address.
+pub fn routes(openapi: Arc<OpenApi>, with_metrics: bool) -> Router<AppState> {
+    let routes = Router::new()
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/readyz", get(readiness))
-        .route("/metrics", get(metrics))
-        .route("/api/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
+        .route("/api/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }));
+    match with_metrics {
+        true => routes.merge(metrics_routes()),
+        false => routes,
+    }
+}
+
+pub fn metrics_routes() -> Router<AppState> {
+    Router::new().route("/metrics", get(metrics))
 }
 
 /// Ready only while both stores answer; never "ready" on a fallback.
