@@ -317,14 +317,18 @@ mod tests {
         assert!(out.warnings[0].contains("complement"));
     }
 
+    /// A unit-wide boundary feature named `name`, starting at `x`.
+    fn square(name: &str, x: f64) -> String {
+        format!(
+            r#"{{"type":"Feature","properties":{{"WardName":"{name}"}},"geometry":{{"type":"Polygon","coordinates":[[[{x},0],[{a},0],[{a},1],[{x},0]]]}}}}"#,
+            a = x + 1.0
+        )
+    }
+
     #[test]
     fn neighbour_pairs_of_repeated_names_count_against_the_cells_budget() {
         // Three rows share shape A and two shape B: 3 x 2 + 2 x 3 neighbour pairs.
         let t = table("WardName,a,b\nA,1,2\nA,2,1\nA,3,3\nB,1,1\nB,2,2\n");
-        let square = |n: &str, x: f64| format!(
-            r#"{{"type":"Feature","properties":{{"WardName":"{n}"}},"geometry":{{"type":"Polygon","coordinates":[[[{x},0],[{a},0],[{a},1],[{x},0]]]}}}}"#,
-            a = x + 1.0
-        );
         let b = Boundaries::parse(format!(r#"{{"type":"FeatureCollection","features":[{},{}]}}"#, square("A", 0.0), square("B", 1.0)).as_bytes(), &BoundaryBudget::default()).unwrap();
         let spatial = request(r#"{"variables":["a","b"],"imputation":"spatial"}"#);
         assert!(analyse(&t, Some(&b), &spatial, &AnalysisBudget { variables: 2, cells: 12 }).is_ok());
@@ -335,10 +339,6 @@ mod tests {
     #[test]
     fn unmatched_wards_are_reported() {
         let t = table("WardName,a,b\nP,1,2\nQ,2,1\nZ,3,3\n");
-        let square = |n: &str, x: f64| format!(
-            r#"{{"type":"Feature","properties":{{"WardName":"{n}"}},"geometry":{{"type":"Polygon","coordinates":[[[{x},0],[{a},0],[{a},1],[{x},0]]]}}}}"#,
-            a = x + 1.0
-        );
         let b = Boundaries::parse(format!(r#"{{"type":"FeatureCollection","features":[{},{}]}}"#, square("p", 0.0), square("Q", 1.0)).as_bytes(), &BoundaryBudget::default()).unwrap();
         let out = analyse(&t, Some(&b), &AnalysisRequest::default(), &AnalysisBudget::default()).unwrap();
         assert_eq!(out.unmatched_wards, ["Z"]);

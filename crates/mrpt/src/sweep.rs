@@ -88,8 +88,8 @@ struct Claimed {
     folders: HashSet<String>,
     /// Single files that belong to a record (a plan, an upload's piece).
     files: HashSet<String>,
-    /// Files each record needs, to find records that lost them.
-    needed: Vec<(String, Needing)>,
+    /// Each record with the files it needs, to find records that lost them.
+    needed: Vec<(Vec<String>, Needing)>,
 }
 
 impl Claimed {
@@ -100,7 +100,6 @@ impl Claimed {
 }
 
 /// A record that needs a file, to remove it when the file is gone.
-#[derive(Clone)]
 enum Needing {
     Dataset(Principal, DatasetRecord),
     Analysis(Principal, AnalysisRecord),
@@ -138,8 +137,8 @@ impl Sweeper<'_> {
 
         let files = self.stores.files.list(&FilePrefix::all_users()).await?;
         let present: HashSet<&str> = files.iter().map(ListedFile::key).collect();
-        for (key, needing) in &claimed.needed {
-            if !present.contains(key.as_str()) {
+        for (keys, needing) in &claimed.needed {
+            if keys.iter().any(|key| !present.contains(key.as_str())) {
                 self.remove_record_without_files(needing, dry_run, &mut report).await?;
             }
         }
@@ -179,20 +178,18 @@ impl Sweeper<'_> {
             if dataset.has_boundaries {
                 needs.push(DatasetFile::Boundaries);
             }
-            for file in needs {
-                let key = FileKey::dataset(principal, dataset.id, file).as_str().to_owned();
-                claimed.needed.push((key, Needing::Dataset(principal.clone(), dataset.clone())));
-            }
+            let keys = needs.into_iter().map(|file| FileKey::dataset(principal, dataset.id, file).as_str().to_owned()).collect();
+            claimed.needed.push((keys, Needing::Dataset(principal.clone(), dataset)));
         }
         for analysis in self.owned.list::<AnalysisRecord>(principal).await? {
             claimed.folders.insert(FilePrefix::analysis(principal, analysis.dataset_id, analysis.id).as_str().to_owned());
             let key = FileKey::analysis_result(principal, analysis.dataset_id, analysis.id).as_str().to_owned();
-            claimed.needed.push((key, Needing::Analysis(principal.clone(), analysis)));
+            claimed.needed.push((vec![key], Needing::Analysis(principal.clone(), analysis)));
         }
         for plan in self.owned.list::<PlanRecord>(principal).await? {
             let key = FileKey::plan(principal, plan.dataset_id, plan.analysis_id, plan.id).as_str().to_owned();
             claimed.files.insert(key.clone());
-            claimed.needed.push((key, Needing::Plan(principal.clone(), plan)));
+            claimed.needed.push((vec![key], Needing::Plan(principal.clone(), plan)));
         }
         for upload in self.owned.list::<UploadRecord>(principal).await? {
             if upload.expires_at < now {
@@ -202,11 +199,10 @@ impl Sweeper<'_> {
                 }
                 continue;
             }
-            for piece in &upload.pieces {
-                let key = FileKey::upload_piece(principal, upload.id, piece.id).as_str().to_owned();
-                claimed.files.insert(key.clone());
-                claimed.needed.push((key, Needing::Upload(principal.clone(), upload.clone())));
-            }
+            let keys: Vec<String> =
+                upload.pieces.iter().map(|piece| FileKey::upload_piece(principal, upload.id, piece.id).as_str().to_owned()).collect();
+            claimed.files.extend(keys.iter().cloned());
+            claimed.needed.push((keys, Needing::Upload(principal.clone(), upload)));
         }
         Ok(())
     }
@@ -219,8 +215,8 @@ impl Sweeper<'_> {
             Needing::Upload(p, r) => (p, describe(r)),
         };
         // Deleted by its owner since it was read: its files went with it,
-        // which is not a loss. A record listed twice is reported once.
-        if !self.still_stored(needing).await? || report.records_without_files.contains(&what) {
+        // which is not a loss.
+        if !self.still_stored(needing).await? {
             return Ok(());
         }
         report.records_without_files.push(what.clone());
